@@ -1,0 +1,1 @@
+"""photoshare: a small Instagram-like platform, the system harvestguard protects."""

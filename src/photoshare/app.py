@@ -1,0 +1,49 @@
+"""The photoshare ASGI application, wrapped in the harvestguard middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from harvestguard.policy import default_policy, load_policy
+from photoshare import migrate
+from photoshare.db import make_engine, make_sessionmaker
+from photoshare.routes import api, auth, media, oauth, pages, social
+from photoshare.settings import Settings
+
+_HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=_HERE / "templates")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.media_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.url)
+    migrate.upgrade(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="photoshare",
+        version="1.0",
+        description="A small photo-sharing network: web pages and a partner API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.policy = load_policy(settings.policy_path) if settings.policy_path else default_policy()
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
+    for module in (auth, pages, social, media, oauth, api):
+        app.include_router(module.router)
+    return app
