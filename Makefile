@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck install clean
+.PHONY: demo test lint typecheck install system clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian packages (scripts/system-packages.txt); a no-op when they are installed.
+system:
+	bash scripts/install-system-packages.sh
 
 demo: $(STAMP)
 	$(BIN)/photoshare demo
@@ -24,7 +28,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck
+test: system $(STAMP) lint typecheck
 	$(BIN)/pytest
 
 clean:

@@ -1,7 +1,8 @@
-"""Builds small worlds directly in the database, for tests that need data before they call routes."""
+"""Builds small worlds in the database, for tests that need data before they call routes."""
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 from dataclasses import dataclass
@@ -23,12 +24,21 @@ from photoshare.models import (
     User,
     Venue,
 )
+from photoshare.partners import register_partner
 from photoshare.security import hash_password
 
 PASSWORD = "correct horse battery staple"
 
 
-def jpeg_bytes(color: tuple[int, int, int] = (200, 80, 40), size: tuple[int, int] = (32, 24)) -> bytes:
+@functools.cache
+def _password_hash() -> str:
+    """argon2 is slow by design; one hash serves every account a test makes."""
+    return hash_password(PASSWORD)
+
+
+def jpeg_bytes(
+    color: tuple[int, int, int] = (200, 80, 40), size: tuple[int, int] = (32, 24)
+) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, "JPEG")
     return buffer.getvalue()
@@ -53,7 +63,7 @@ class World:
             display_name=username.title(),
             bio=bio or f"bio of {username}",
             email=email or f"{username}@example.org",
-            password_hash=hash_password(PASSWORD),
+            password_hash=_password_hash(),
             is_private=private,
             is_business=business,
         )
@@ -113,18 +123,13 @@ class World:
         self, name: str = "Acme Insights", scopes: str = "profile:basic media:read"
     ) -> tuple[PartnerApp, str]:
         """A registered app and its clear-text client secret."""
-        secret = secrets.token_urlsafe(24)
-        app = PartnerApp(
-            client_id=secrets.token_hex(8),
-            client_secret_hash=hash_password(secret),
+        return register_partner(
+            self.db,
             name=name,
             purpose="analytics for business accounts",
             contact_email="legal@acme.example",
-            scopes=scopes,
+            scopes=set(scopes.split()),
         )
-        self.db.add(app)
-        self.db.commit()
-        return app, secret
 
     def authorise(self, app: PartnerApp, user: User) -> None:
         self.db.add(PartnerAuthorisation(app_id=app.id, user_id=user.id))

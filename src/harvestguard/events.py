@@ -141,7 +141,7 @@ _COLUMNS: dict[str, tuple[pa.DataType, str]] = {
 }
 
 FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(AccessEvent))
-assert FIELD_NAMES == tuple(_COLUMNS), "AccessEvent and its stored columns must match"
+assert tuple(_COLUMNS) == FIELD_NAMES, "AccessEvent and its stored columns must match"
 
 ARROW_SCHEMA = pa.schema(
     [pa.field(name, arrow_type) for name, (arrow_type, _) in _COLUMNS.items()],

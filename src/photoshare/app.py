@@ -10,7 +10,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from harvestguard.config import GuardConfig
+from harvestguard.middleware import GuardMiddleware
 from harvestguard.policy import default_policy, load_policy
+from harvestguard.sinks import BufferedSink, open_sink
 from photoshare import migrate
 from photoshare.db import make_engine, make_sessionmaker
 from photoshare.routes import api, auth, media, oauth, pages, social
@@ -18,6 +21,9 @@ from photoshare.settings import Settings
 
 _HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=_HERE / "templates")
+
+# Every route module of the platform; tests walk these to reach every route.
+ROUTE_MODULES = (auth, pages, social, media, oauth, api)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -28,9 +34,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     migrate.upgrade(engine)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
+        if app.state.guard_sink is not None:
+            app.state.guard_sink.close()  # writes what is still queued
 
     app = FastAPI(
         title="photoshare",
@@ -41,9 +49,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.policy = load_policy(settings.policy_path) if settings.policy_path else default_policy()
+    app.state.policy = (
+        load_policy(settings.policy_path) if settings.policy_path else default_policy()
+    )
     app.state.templates = templates
+    app.state.guard_sink = None
+    if settings.guard:
+        guard_config = GuardConfig.from_env(settings.data_dir / "guard")
+        sink = BufferedSink(open_sink(guard_config.sink_url), guard_config.spill_dir)
+        app.state.guard_sink = sink
+        app.add_middleware(GuardMiddleware, config=guard_config, sink=sink)
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
-    for module in (auth, pages, social, media, oauth, api):
+    for module in ROUTE_MODULES:
         app.include_router(module.router)
     return app

@@ -63,7 +63,9 @@ def get_partner(request: Request, db: DB) -> Viewer:
     row = db.scalar(select(PartnerToken).where(PartnerToken.token_hash == token_hash(token)))
     if row is None or row.expires_at <= utcnow() or row.app.revoked:
         raise HTTPException(
-            401, "invalid or expired token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+            401,
+            "invalid or expired token",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
         )
     context.annotate(actor_client=row.app.client_id, session=row.token_hash[:16])
     return Viewer(app=row.app, token_scopes=frozenset(row.scopes.split()))

@@ -174,7 +174,9 @@ class PartnerToken(Base):
     __tablename__ = "partner_tokens"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    app_id: Mapped[int] = mapped_column(ForeignKey("partner_apps.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_apps.id", ondelete="CASCADE"), index=True
+    )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     scopes: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -190,7 +192,9 @@ class PartnerAuthorisation(Base):
     __table_args__ = (UniqueConstraint("app_id", "user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    app_id: Mapped[int] = mapped_column(ForeignKey("partner_apps.id", ondelete="CASCADE"), index=True)
+    app_id: Mapped[int] = mapped_column(
+        ForeignKey("partner_apps.id", ondelete="CASCADE"), index=True
+    )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

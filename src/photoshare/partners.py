@@ -11,7 +11,14 @@ from photoshare.security import hash_password
 
 # Every scope the partner API knows; harvestguard's policy says which fields each one grants.
 SCOPES = frozenset(
-    {"profile:basic", "profile:bio", "profile:insights", "contact:read", "media:read", "location:read"}
+    {
+        "profile:basic",
+        "profile:bio",
+        "profile:insights",
+        "contact:read",
+        "media:read",
+        "location:read",
+    }
 )
 
 

@@ -1,4 +1,9 @@
-"""The typed policy model: what ``load_policy`` produces and ``redact`` reads."""
+"""The typed policy model: what ``load_policy`` produces and ``redact`` reads.
+
+The model holds a policy *resolved*: every audience's rule for every field is spelled out, with the
+YAML shorthands (``default``, data-class rules, ``like``) already applied. Building a ``Policy``
+compiles, once, the per-audience plans that ``redact`` walks for every object.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from harvestguard.events import AudienceKind, DataClass
+from harvestguard.policy.geohash import MAX_PRECISION
+from harvestguard.policy.plans import ResourcePlans
 
 Action = Literal["show", "hide", "coarsen"]
+Axis = Literal["latitude", "longitude"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,32 +42,67 @@ class Audience:
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """What one audience gets of one field."""
+    """What one audience gets of one field.
+
+    ``ttl`` turns any showing rule into an expiring one: the field is shown only while the object
+    is younger than it.
+    """
 
     action: Action
     geohash_precision: int | None = None  # for coarsen: the geohash length kept
-    ttl: timedelta | None = None  # shown only while the object is younger than this
+    ttl: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if (self.action == "coarsen") != (self.geohash_precision is not None):
+            raise ValueError("a geohash precision goes with coarsen, and only with it")
+        if self.geohash_precision is not None and not 1 <= self.geohash_precision <= MAX_PRECISION:
+            raise ValueError(f"geohash precision must be within 1..{MAX_PRECISION}")
+        if self.ttl is not None and (self.action == "hide" or self.ttl <= timedelta(0)):
+            raise ValueError("a ttl is a positive duration on a rule that shows")
+
+    def stricter(self, other: Rule) -> Rule:
+        """The rule that discloses no more than either of the two."""
+        if self.action == "hide" or other.action == "hide":
+            return HIDE
+        precisions = [p for p in (self.geohash_precision, other.geohash_precision) if p is not None]
+        ttls = [t for t in (self.ttl, other.ttl) if t is not None]
+        precision = min(precisions) if precisions else None
+        return Rule(
+            "show" if precision is None else "coarsen", precision, min(ttls) if ttls else None
+        )
+
+
+SHOW = Rule("show")
+HIDE = Rule("hide")
 
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
     name: str
-    data_class: DataClass | None  # None: not personal data (ids, counts of nothing personal)
-    axis: Literal["lat", "lon"] | None = None  # coordinates, the only fields that can be coarsened
+    data_class: DataClass | None  # None: not personal data (ids, flags, counters)
+    axis: Axis | None = None  # coordinates, the only fields that can be coarsened
 
 
 @dataclass(frozen=True, slots=True)
 class ResourcePolicy:
+    """Who sees what of one kind of object.
+
+    ``audiences`` maps an audience to the rule of each field it may see (a field not named is
+    hidden); an audience absent or mapped to None does not see the object at all. Partners are not
+    in ``audiences``: they see the fields their scopes grant (``partner_scopes``), and only for
+    owners that authorised them. ``private_rules`` further restrict what anonymous, authenticated
+    and partner audiences see when the private flag is set (None: they see nothing).
+    """
+
     name: str
-    owner_field: str
-    created_field: str | None
-    private_field: str | None
-    ttl: timedelta | None  # the whole object is never shown past this age, to anyone
     fields: dict[str, FieldSpec]
-    rules: dict[AudienceKind, dict[str, Rule]]  # audience -> field -> rule (fields not named: hidden)
-    private_rules: dict[AudienceKind, dict[str, Rule]]  # when the owner is private and not followed
-    partner_scopes: dict[str, frozenset[str]]  # scope -> fields it grants
-    partner_requires_authorisation: bool = True
+    owner_field: str | None  # None: objects without an owner, such as public places
+    audiences: dict[AudienceKind, dict[str, Rule] | None]
+    created_field: str | None = None
+    private_field: str | None = None
+    ttl: timedelta | None = None  # the whole object is never shown past this age, to anyone
+    private_rules: dict[str, Rule] | None = None
+    partner_scopes: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +110,11 @@ class Policy:
     version: int
     resources: dict[str, ResourcePolicy]
     source: str = "<memory>"
+    plans: dict[str, ResourcePlans] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        plans = {name: ResourcePlans(resource) for name, resource in self.resources.items()}
+        object.__setattr__(self, "plans", plans)
 
 
 @dataclass(frozen=True, slots=True)
