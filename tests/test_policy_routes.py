@@ -115,7 +115,7 @@ def _denied_values(db: Session, viewer: Viewer, app: FastAPI) -> set[str]:
     shown: set[str] = set()
     hidden: set[str] = set()
     for resource, obj in _objects(db):
-        audience = viewer.audience_for(db, obj.get("owner_id"))
+        audience = viewer.audience_for(db, app.state.policy.owner_of(resource, obj))
         data = redact(resource, obj, audience, policy=app.state.policy).data or {}
         fields = app.state.policy.resources[resource].fields
         for name, value in obj.items():

@@ -114,3 +114,6 @@ def test_bad_arguments_are_refused(tmp_path: Path) -> None:
         enforce_retention(f"jsonl:{tmp_path / 'e.jsonl'}", 30)
     with pytest.raises(ValueError, match="sink URL"):
         enforce_retention("events.duckdb", 30)
+    with pytest.raises(FileNotFoundError):
+        enforce_retention(f"duckdb:{tmp_path / 'missing.duckdb'}", 30)
+    assert not (tmp_path / "missing.duckdb").exists()

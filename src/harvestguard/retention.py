@@ -46,21 +46,21 @@ def enforce_retention(
         raise ValueError("now must be timezone-aware")
     cutoff = now.astimezone(UTC) - timedelta(days=days)
     if isinstance(store, DuckDBSink):
-        return _retain_duckdb_cursor(store.cursor(), cutoff)
+        return _retain_duckdb(store.cursor(), cutoff)
     if isinstance(store, ParquetSink):
         return _retain_parquet(store.root, cutoff)
     kind, path = parse_sink_url(store)
     if kind == "duckdb":
+        if not path.is_file():
+            raise FileNotFoundError(f"no DuckDB event store at {path}")
         # fails, with DuckDB's lock error, while an app process has the file open: pass its sink
-        return _retain_duckdb_cursor(duckdb.connect(str(path)), cutoff)
+        return _retain_duckdb(duckdb.connect(str(path)), cutoff)
     if kind == "parquet":
         return _retain_parquet(path, cutoff)
     raise ValueError(f"retention is not supported for {kind} sinks; rotate the file instead")
 
 
-def _retain_duckdb_cursor(
-    connection: duckdb.DuckDBPyConnection, cutoff: datetime
-) -> RetentionResult:
+def _retain_duckdb(connection: duckdb.DuckDBPyConnection, cutoff: datetime) -> RetentionResult:
     with connection:
         row = connection.execute(f"DELETE FROM {TABLE} WHERE ts < ?", [cutoff]).fetchone()
     return RetentionResult(cutoff=cutoff, rows_deleted=int(row[0]) if row else 0)
@@ -75,9 +75,7 @@ def _retain_parquet(root: Path, cutoff: datetime) -> RetentionResult:
         except ValueError:
             continue  # not a partition of ours: leave it alone
         if day.date() < boundary:
-            rows += sum(
-                pq.ParquetFile(path).metadata.num_rows for path in partition.glob("*.parquet")
-            )
+            rows += sum(pq.read_metadata(path).num_rows for path in partition.glob("*.parquet"))
             shutil.rmtree(partition)
             dropped += 1
         elif day.date() == boundary:

@@ -20,6 +20,7 @@ from photoshare import migrate
 from photoshare.app import create_app
 from photoshare.db import make_engine, make_sessionmaker
 from photoshare.jobs import purge_expired_stories
+from photoshare.manifest import write_manifest
 from photoshare.models import Follow, FollowStatus, PartnerAuthorisation, Post, User
 from photoshare.partners import SCOPES, register_partner
 from photoshare.seed import SEED_PASSWORD, SeedError, SeedReport, seed_world
@@ -33,6 +34,7 @@ console = Console()
 
 DEMO_DIR = Path("var/demo")
 CREDENTIALS_FILE = "demo-credentials.json"
+MANIFEST_FILE = "manifest.json"
 
 
 class DemoCredentials(TypedDict):
@@ -44,6 +46,13 @@ DataDir = Annotated[
     Path | None,
     typer.Option(
         "--data-dir", help="Where the database and photos live [default: $PHOTOSHARE_DATA_DIR]."
+    ),
+]
+ManifestPath = Annotated[
+    Path | None,
+    typer.Option(
+        "--manifest",
+        help="Where to write the world manifest for the simulator [default: <data dir>/manifest.json].",
     ),
 ]
 Host = Annotated[str, typer.Option(help="Address to listen on; loopback unless told otherwise.")]
@@ -107,6 +116,13 @@ def _seed(sessions: sessionmaker[Session], settings: Settings, users: int, seed:
         )
 
 
+def _write_manifest(sessions: sessionmaker[Session], settings: Settings, path: Path | None) -> None:
+    target = path or settings.data_dir / MANIFEST_FILE
+    with sessions() as db:
+        write_manifest(db, target)
+    console.print(f"World manifest for the simulator: {target}")
+
+
 def _print_report(report: SeedReport) -> None:
     table = Table(title="Seeded world", show_header=False)
     for label, value in (
@@ -150,12 +166,14 @@ def seed(
     users: Annotated[int, typer.Option(min=1, help="Number of accounts.")] = 200,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed, the same world.")] = 1,
     data_dir: DataDir = None,
+    manifest: ManifestPath = None,
 ) -> None:
     """Fills an empty database with a plausible world of accounts, posts, stories and partners."""
     settings = _settings(data_dir)
     engine, sessions = _database(settings)
     try:
         report = _seed(sessions, settings, users, seed)
+        _write_manifest(sessions, settings, manifest)
     except SeedError as error:
         console.print(f"[red]Cannot seed {settings.data_dir}:[/red] {error}")
         raise typer.Exit(1) from error
@@ -253,6 +271,7 @@ def demo(
     serve_it: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve after seeding and printing.")
     ] = True,
+    manifest: ManifestPath = None,
 ) -> None:
     """Seeds a demo world (the first time), prints accounts and partner credentials, serves it."""
     settings = serving_settings(data_dir, host)
@@ -281,6 +300,8 @@ def demo(
         )
     with sessions() as db:
         accounts = _sample_accounts(db)
+    # written every time: the stories in it are those live when the demo starts
+    _write_manifest(sessions, settings, manifest)
     engine.dispose()
 
     table = Table(title=f"Sample accounts (password: {credentials['password']})")

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from harvestguard import context
-from harvestguard.policy import redact
+from harvestguard.policy import Policy, redact
 from photoshare.db import utcnow
 from photoshare.models import PartnerToken, User, WebSession
 from photoshare.security import token_hash
@@ -85,9 +85,9 @@ def show(
     request: Request, db: Session, viewer: Viewer, resource: str, obj: dict[str, Any]
 ) -> dict[str, Any] | None:
     """The one way a route hands personal data out: through the policy, for this viewer."""
-    owner_id = obj.get("owner_id")
-    audience = viewer.audience_for(db, owner_id)
-    disclosure = redact(resource, obj, audience, policy=request.app.state.policy)
+    policy: Policy = request.app.state.policy
+    audience = viewer.audience_for(db, policy.owner_of(resource, obj))
+    disclosure = redact(resource, obj, audience, policy=policy)
     ctx = context.current()
     if ctx is not None:
         object_id = obj.get("id")

@@ -37,7 +37,6 @@ def profile_dict(
 ) -> dict[str, Any]:
     return {
         "id": user.id,
-        "owner_id": user.id,
         "username": user.username,
         "display_name": user.display_name,
         "bio": user.bio,

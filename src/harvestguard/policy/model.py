@@ -7,6 +7,7 @@ compiles, once, the per-audience plans that ``redact`` walks for every object.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
@@ -115,6 +116,14 @@ class Policy:
     def __post_init__(self) -> None:
         plans = {name: ResourcePlans(resource) for name, resource in self.resources.items()}
         object.__setattr__(self, "plans", plans)
+
+    def owner_of(self, resource: str, obj: Mapping[str, Any]) -> Any:
+        """The owner of ``obj`` as the policy names it, so that callers can work out the audience;
+        None for an unknown resource or one without owners."""
+        spec = self.resources.get(resource)
+        if spec is None or spec.owner_field is None:
+            return None
+        return obj.get(spec.owner_field)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+
+from harvestguard.events import to_arrow
+from harvestguard.sinks import duckdb, jsonl, parquet
 from harvestguard.sinks.base import Sink
 from harvestguard.sinks.buffer import BufferedSink, BufferStats
 from harvestguard.sinks.duckdb import DuckDBSink
@@ -35,6 +39,7 @@ __all__ = [
     "Sink",
     "open_sink",
     "parse_sink_url",
+    "read_store",
 ]
 
 
@@ -47,6 +52,18 @@ def parse_sink_url(url: str) -> tuple[str, Path]:
     if not location.strip():
         raise ValueError(f"event sink URL {url!r} names no path")
     return kind, Path(location).expanduser()
+
+
+def read_store(url: str) -> pa.Table:
+    """Every event stored at a sink URL, as an Arrow table in the events schema."""
+    kind, path = parse_sink_url(url)
+    if not path.exists():
+        raise FileNotFoundError(f"no event store at {path}")
+    if kind == "parquet":
+        return parquet.read_events(path)
+    if kind == "duckdb":
+        return duckdb.read_events(path)
+    return to_arrow(jsonl.read_events(path))
 
 
 def open_sink(url: str) -> Sink:

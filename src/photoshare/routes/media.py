@@ -246,7 +246,7 @@ def _visible_parent(request: Request, db: Session, viewer: Viewer, media: Media)
         return None
     shown = show(request, db, viewer, parent.resource, parent.obj)
     # The request is about "media", so show() leaves the audience unnamed: name it here.
-    owner_id = parent.obj.get("owner_id", parent.obj["id"])
+    owner_id = request.app.state.policy.owner_of(parent.resource, parent.obj)
     context.annotate(audience=viewer.audience_for(db, owner_id).kind.value)
     if shown is None or shown.get(parent.field) != media_url(media):
         return None

@@ -1,0 +1,140 @@
+"""The simulator's commands: ``simulate events`` and ``eval``, mounted by ``harvestguard.cli``.
+
+harvestguard simulate events --preset small --output parquet:var/sim/events --truth var/sim
+harvestguard eval --preset small --seeds 1,2,3 --out var/eval
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from harvestguard.evaluate import IpThresholdBaseline, evaluate
+from harvestguard.simulate.engine import Progress as ProgressCallback
+from harvestguard.simulate.manifest import ManifestError, load_manifest
+from harvestguard.simulate.run import run_event_mode
+from harvestguard.simulate.scenario import PRESETS, Scenario, ScenarioError, preset
+
+app = typer.Typer(help="Labelled traffic: benign people and partners, and adversaries.")
+console = Console(stderr=True)
+
+PresetOption = Annotated[
+    str, typer.Option("--preset", help=f"A built-in scenario: {', '.join(PRESETS)}.")
+]
+ScenarioOption = Annotated[
+    Path | None,
+    typer.Option("--scenario", help="A scenario file (YAML or JSON); overrides --preset."),
+]
+
+
+def load_scenario(preset_name: str, path: Path | None, seed: int | None) -> Scenario:
+    try:
+        scenario = Scenario.load(path) if path is not None else preset(preset_name)
+    except (ScenarioError, OSError) as error:
+        raise typer.BadParameter(str(error)) from error
+    return scenario if seed is None else scenario.with_seed(seed)
+
+
+def _progress_bar(progress: Progress, task: TaskID) -> ProgressCallback:
+    def update(events: int, share: float) -> None:
+        progress.update(task, completed=share * 100, events=events)
+
+    return update
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}% of the virtual time"),
+        TextColumn("{task.fields[events]:,} events"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+@app.command("events")
+def events_command(
+    output: Annotated[
+        str,
+        typer.Option("--output", help="Where events go: parquet:DIR, duckdb:PATH or jsonl:PATH."),
+    ],
+    truth: Annotated[
+        Path, typer.Option("--truth", help="Directory for ground_truth.json and labels.parquet.")
+    ],
+    preset_name: PresetOption = "small",
+    scenario_path: ScenarioOption = None,
+    seed: Annotated[int | None, typer.Option(help="Overrides the scenario's seed.")] = None,
+    world: Annotated[
+        Path | None,
+        typer.Option("--world", help="A world manifest (JSON) instead of a generated world."),
+    ] = None,
+    max_events: Annotated[int | None, typer.Option(help="Stop after this many events.")] = None,
+) -> None:
+    """Generate events on a virtual clock (event mode), with their ground truth."""
+    scenario = load_scenario(preset_name, scenario_path, seed)
+    try:
+        loaded = None if world is None else load_manifest(world)
+    except (ManifestError, OSError) as error:
+        raise typer.BadParameter(str(error)) from error
+    with _progress() as progress:
+        task = progress.add_task(
+            f"scenario {scenario.name}, seed {scenario.seed}", total=100, events=0
+        )
+        try:
+            result = run_event_mode(
+                scenario,
+                output=output,
+                truth_dir=truth,
+                world=loaded,
+                max_events=max_events,
+                progress=_progress_bar(progress, task),
+            )
+        except ValueError as error:
+            raise typer.BadParameter(str(error)) from error
+    adversaries = sum(1 for actor in result.ground_truth.actors.values() if actor.adversary)
+    console.print(
+        f"{result.count:,} events from {len(result.ground_truth.actors):,} actors "
+        f"({adversaries} adversaries) in {result.seconds:.1f} s "
+        f"({result.events_per_minute:,.0f} events/minute) -> {output}; ground truth in {truth}"
+    )
+
+
+def eval_command(
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for evaluation.json and evaluation.md.")
+    ],
+    preset_name: PresetOption = "small",
+    scenario_path: ScenarioOption = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "1,2,3",
+    threshold: Annotated[
+        int, typer.Option(help="The baseline's requests per address per window.")
+    ] = 300,
+    window_minutes: Annotated[int, typer.Option(help="The baseline's window.")] = 10,
+) -> None:
+    """Score detection on labelled traffic, per adversary class, over several seeds.
+
+    Until the detection engine is installed this scores the fail2ban-style baseline.
+    """
+    scenario = load_scenario(preset_name, scenario_path, None)
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError as error:
+        raise typer.BadParameter(f"seeds are integers separated by commas: {seeds!r}") from error
+    if not seed_list:
+        raise typer.BadParameter("give at least one seed")
+    detector = IpThresholdBaseline(max_requests=threshold, window_minutes=window_minutes)
+    with _progress() as progress:
+
+        def per_seed(seed: int) -> ProgressCallback:
+            task = progress.add_task(f"seed {seed}", total=100, events=0)
+            return _progress_bar(progress, task)
+
+        evaluation = evaluate(scenario, seed_list, detector, progress=per_seed)
+    json_path, markdown_path = evaluation.write(out)
+    typer.echo(evaluation.markdown())
+    console.print(f"written: {json_path}, {markdown_path}")
