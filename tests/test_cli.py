@@ -163,13 +163,14 @@ def test_serve_runs_uvicorn_on_loopback_by_default(
 ) -> None:
     served: dict[str, Any] = {}
 
-    def fake_run(app: FastAPI, *, host: str, port: int) -> None:
-        served.update(app=app, host=host, port=port)
+    def fake_run(app: FastAPI, *, host: str, port: int, proxy_headers: bool) -> None:
+        served.update(app=app, host=host, port=port, proxy_headers=proxy_headers)
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
     result = _run("serve", "--data-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert (served["host"], served["port"]) == ("127.0.0.1", 8000)
+    assert served["proxy_headers"] is False  # only the guard decides whom to believe
     app: FastAPI = served["app"]
     if app.state.guard_sink is not None:
         app.state.guard_sink.close()  # the app's lifespan, which would close it, never ran

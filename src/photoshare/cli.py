@@ -6,7 +6,7 @@ import ipaddress
 import json
 import os
 from pathlib import Path
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import typer
 import uvicorn
@@ -184,10 +184,16 @@ def seed(
     console.print(f"Every account's password: [bold]{report.password}[/bold]")
 
 
+def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
+    # The guard reads X-Forwarded-For itself, and only from the proxies it trusts
+    # (HARVESTGUARD_TRUSTED_PROXIES); uvicorn must not rewrite the client address before it.
+    return {"host": host, "port": port, "proxy_headers": False}
+
+
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Serves photoshare with uvicorn (plain http, loopback by default)."""
-    uvicorn.run(create_app(serving_settings(data_dir, host)), host=host, port=port)
+    uvicorn.run(create_app(serving_settings(data_dir, host)), **_uvicorn_options(host, port))
 
 
 @app.command()
@@ -313,4 +319,4 @@ def demo(
     _print_partners(credentials["partners"])
     if serve_it:
         console.print(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-        uvicorn.run(create_app(settings), host=host, port=port)
+        uvicorn.run(create_app(settings), **_uvicorn_options(host, port))

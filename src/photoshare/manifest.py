@@ -39,11 +39,9 @@ def export_manifest(db: Session, *, now: datetime | None = None) -> dict[str, An
     moment = now or utcnow()
     venues = list(db.scalars(select(Venue).order_by(Venue.id)))
     city_of_venue = {venue.id: venue.city for venue in venues}
-    media_keys = dict(db.execute(select(Media.id, Media.key)).tuples().all())
+    media_keys = dict(db.execute(select(Media.id, Media.key)).all())
     posts = list(db.scalars(select(Post).order_by(Post.id)))
-    stories = list(
-        db.scalars(select(Story).where(Story.expires_at > moment).order_by(Story.id))
-    )
+    stories = list(db.scalars(select(Story).where(Story.expires_at > moment).order_by(Story.id)))
     homes = _home_cities(posts, stories, city_of_venue)
     users = [
         {
@@ -64,7 +62,7 @@ def export_manifest(db: Session, *, now: datetime | None = None) -> dict[str, An
             select(Follow.follower_id, Follow.followee_id)
             .where(Follow.status == FollowStatus.APPROVED)
             .order_by(Follow.follower_id, Follow.followee_id)
-        ).tuples()
+        )
         if follower in active and followee in active
     ]
     return {
@@ -126,9 +124,11 @@ def _home_cities(
     """A person's home city is where most of their posts and stories were placed; photoshare
     does not store one, so accounts that never named a place have none."""
     places: dict[int, Counter[str]] = {}
-    for item in (*posts, *stories):
-        if item.venue_id is not None:
-            places.setdefault(item.owner_id, Counter())[city_of_venue[item.venue_id]] += 1
+    placed = [(post.owner_id, post.venue_id) for post in posts]
+    placed += [(story.owner_id, story.venue_id) for story in stories]
+    for owner, venue in placed:
+        if venue is not None:
+            places.setdefault(owner, Counter())[city_of_venue[venue]] += 1
     return {owner: counts.most_common(1)[0][0] for owner, counts in places.items()}
 
 
@@ -141,9 +141,7 @@ def _cities(venues: list[Venue]) -> list[dict[str, Any]]:
         lat = sum(v.lat for v in places) / len(places)
         lon = sum(v.lon for v in places) / len(places)
         # photoshare keeps no time zones; the solar offset is close enough for a diurnal curve
-        cities.append(
-            {"name": name, "utc_offset_hours": round(lon / 15), "lat": lat, "lon": lon}
-        )
+        cities.append({"name": name, "utc_offset_hours": round(lon / 15), "lat": lat, "lon": lon})
     return cities
 
 
@@ -153,7 +151,7 @@ def _partner_apps(db: Session) -> list[dict[str, Any]]:
         select(PartnerAuthorisation.app_id, PartnerAuthorisation.user_id).order_by(
             PartnerAuthorisation.user_id
         )
-    ).tuples():
+    ):
         granted.setdefault(app_id, []).append(user_id)
     return [
         {

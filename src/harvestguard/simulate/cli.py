@@ -1,6 +1,8 @@
-"""The simulator's commands: ``simulate events`` and ``eval``, mounted by ``harvestguard.cli``.
+"""The simulator's commands: ``simulate events``, ``simulate live`` and ``eval``, mounted by ``harvestguard.cli``.
 
 harvestguard simulate events --preset small --output parquet:var/sim/events --truth var/sim
+harvestguard simulate live --base-url http://127.0.0.1:8000 --manifest var/demo/manifest.json \
+    --credentials var/demo/demo-credentials.json --truth var/live
 harvestguard eval --preset small --seeds 1,2,3 --out var/eval
 """
 
@@ -15,6 +17,8 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedCo
 
 from harvestguard.evaluate import IpThresholdBaseline, evaluate
 from harvestguard.simulate.engine import Progress as ProgressCallback
+from harvestguard.simulate.live import LiveConfig, LiveReport, plan_live, run_live
+from harvestguard.simulate.live_world import LiveSetupError, ServerWorld, load_credentials
 from harvestguard.simulate.manifest import ManifestError, load_manifest
 from harvestguard.simulate.run import run_event_mode
 from harvestguard.simulate.scenario import PRESETS, Scenario, ScenarioError, preset
@@ -138,3 +142,106 @@ def eval_command(
     json_path, markdown_path = evaluation.write(out)
     typer.echo(evaluation.markdown())
     console.print(f"written: {json_path}, {markdown_path}")
+
+
+@app.command("live")
+def live_command(
+    manifest: Annotated[
+        Path, typer.Option("--manifest", help="The world manifest of the server's database.")
+    ],
+    truth: Annotated[
+        Path,
+        typer.Option(
+            "--truth", help="Directory for ground_truth.json, labels.parquet, live_report.json."
+        ),
+    ],
+    pseudonym_key: Annotated[
+        str,
+        typer.Option(
+            "--pseudonym-key",
+            envvar="HARVESTGUARD_PSEUDONYM_KEY",
+            help="The server's HARVESTGUARD_PSEUDONYM_KEY, to pseudonymise the ground truth alike.",
+        ),
+    ],
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="The server, on loopback only.")
+    ] = "http://127.0.0.1:8000",
+    password: Annotated[
+        str | None,
+        typer.Option(help="The seeded accounts' password [default: from --credentials]."),
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Partner credentials and password, as `photoshare demo` writes them."),
+    ] = None,
+    preset_name: PresetOption = "small",
+    scenario_path: ScenarioOption = None,
+    seed: Annotated[int | None, typer.Option(help="Overrides the scenario's seed.")] = None,
+    speed: Annotated[float, typer.Option(help="Virtual seconds per real second.")] = 60.0,
+    max_seconds: Annotated[float, typer.Option(help="Hard cap on the real duration.")] = 60.0,
+    max_requests: Annotated[int, typer.Option(help="Hard cap on requests sent.")] = 20_000,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 32,
+    rate: Annotated[float, typer.Option(help="Requests per real second at most.")] = 200.0,
+) -> None:
+    """Drive real HTTP traffic at a running photoshare + guard on loopback (live mode).
+
+    The server must trust this runner as its reverse proxy (HARVESTGUARD_TRUSTED_PROXIES=127.0.0.1/32)
+    and share its pseudonym key. Ctrl-C stops cleanly: requests in flight finish, the truth is written.
+    """
+    scenario = load_scenario(preset_name, scenario_path, seed)
+    try:
+        server = ServerWorld.load(manifest)
+        stored_password, partners = (
+            (None, []) if credentials is None else load_credentials(credentials)
+        )
+        secret = password or stored_password
+        if secret is None:
+            raise typer.BadParameter("give --password or a --credentials file holding it")
+        config = LiveConfig(
+            base_url=base_url,
+            password=secret,
+            key=pseudonym_key.encode(),
+            credentials=tuple(partners),
+            speed=speed,
+            max_seconds=max_seconds,
+            max_requests=max_requests,
+            max_concurrency=concurrency,
+            max_rate=rate,
+        )
+        plan = plan_live(scenario, server, key=config.key, speed=speed, max_seconds=max_seconds)
+    except (LiveSetupError, ValueError) as error:
+        raise typer.BadParameter(str(error)) from error
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed:>5.1f}/{task.total:.0f} s"),
+        TextColumn("{task.fields[sent]:,} requests"),
+        TextColumn("{task.fields[statuses]}"),
+        console=console,
+    )
+    with progress:
+        task = progress.add_task(
+            f"live {scenario.name}, seed {scenario.seed}", total=max_seconds, sent=0, statuses=""
+        )
+
+        def update(report: LiveReport) -> None:
+            statuses = " ".join(f"{k}:{v:,}" for k, v in sorted(report.by_status.items()))
+            progress.update(
+                task,
+                completed=min(report.elapsed, max_seconds),
+                sent=report.sent,
+                statuses=statuses,
+            )
+
+        result = run_live(plan, config, truth_dir=truth, progress=update)
+    report = result.report
+    console.print(
+        f"{report.answered:,} requests answered of {report.sent:,} sent in {report.elapsed:.1f} s "
+        f"({report.rate:,.0f}/s), {report.virtual_seconds / 3600:.2f} virtual hours; "
+        f"ground truth in {truth}"
+    )
+    if report.unresolved_accounts:
+        console.print(
+            f"{len(report.unresolved_accounts)} signed-up accounts have no known id: their "
+            "events are attributed by session, address and fingerprint only."
+        )
