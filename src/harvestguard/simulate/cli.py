@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from harvestguard.evaluate import IpThresholdBaseline, evaluate
+from harvestguard.detect.evaluation import EvalDetector, eval_detector
+from harvestguard.evaluate import evaluate
 from harvestguard.simulate.engine import Progress as ProgressCallback
 from harvestguard.simulate.live import LiveConfig, LiveReport, plan_live, run_live
 from harvestguard.simulate.live_world import LiveSetupError, ServerWorld, load_credentials
@@ -119,6 +120,9 @@ def eval_command(
         int, typer.Option(help="The baseline's requests per address per window.")
     ] = 300,
     window_minutes: Annotated[int, typer.Option(help="The baseline's window.")] = 10,
+    detector_name: Annotated[
+        EvalDetector, typer.Option("--detector", help="What to score.")
+    ] = EvalDetector.ENGINE,
 ) -> None:
     """Score detection on labelled traffic, per adversary class, over several seeds.
 
@@ -131,7 +135,7 @@ def eval_command(
         raise typer.BadParameter(f"seeds are integers separated by commas: {seeds!r}") from error
     if not seed_list:
         raise typer.BadParameter("give at least one seed")
-    detector = IpThresholdBaseline(max_requests=threshold, window_minutes=window_minutes)
+    detector = eval_detector(detector_name, threshold, window_minutes)
     with _progress() as progress:
 
         def per_seed(seed: int) -> ProgressCallback:
