@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck install system clean
+.PHONY: demo test bench lint typecheck install system clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ typecheck: $(STAMP)
 
 test: system $(STAMP) lint typecheck
 	$(BIN)/pytest
+
+# The benchmarks of docs/: with and without the guard, sinks, simulator (several minutes).
+bench: system $(STAMP)
+	$(BIN)/python benchmarks/bench_sink.py
+	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_guard.py --rounds 5
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

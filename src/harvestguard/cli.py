@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harvestguard.detect.cli import detect_command
 from harvestguard.events import AudienceKind
 from harvestguard.policy import Policy, PolicyError, default_policy, load_policy
 from harvestguard.policy.model import Rule
@@ -164,3 +165,4 @@ def retention(
 
 app.add_typer(simulate_app, name="simulate")
 app.command("eval")(eval_command)
+app.command("detect")(detect_command)

@@ -126,7 +126,7 @@ def eval_command(
 ) -> None:
     """Score detection on labelled traffic, per adversary class, over several seeds.
 
-    Until the detection engine is installed this scores the fail2ban-style baseline.
+    Scores the detection engine by default; --detector baseline scores the fail2ban-style baseline.
     """
     scenario = load_scenario(preset_name, scenario_path, None)
     try:

@@ -1,0 +1,191 @@
+"""Linking keys into entities: a union-find over links that carry evidence.
+
+Keys are (kind, value) for account, client, session, ip, net and fingerprint. Every event has one
+principal (``events.actor_kind/actor_key``: the partner app, else the account, else the address).
+Keys carrying findings are *flagged*. The rules, applied to every key k seen with a flagged key's
+principals:
+
+1. **Ownership.** If one principal sent at least ``owner_share`` of k's events, k belongs to it
+   (its session, its address, its device) and is linked to it.
+2. **Shared by suspects.** If k is an address, a network prefix or a session and flagged principals sent at least
+   ``flagged_share`` of its events, those flagged principals are linked together through k (a proxy address used by 17 fresh
+   accounts; the data-centre address of a partner app and its accounts).
+3. **Acted together.** Keys a detector reports in one ``link_group`` are linked (the hundreds of
+   addresses of one enumeration sweep; a partner app and the accounts fetching what it was
+   refused).
+
+A shared key never pulls an unflagged principal into an entity: behind a carrier NAT address
+used by 200 people, one flagged account does not merge the other 199 (rule 2 fails, rule 1 fails),
+and two flagged accounts that merely share the NAT are not merged either unless they make up
+``flagged_share`` of its traffic. An entity's *acting keys* are its members that nobody outside it
+used (at least ``exclusive_share`` of their events are the entity's): only those may be acted on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from harvestguard.detect.engines import Engine
+from harvestguard.detect.findings import ActorKey, Finding
+
+# keys through which flagged principals may be linked (rule 2): where they send from. Header
+# fingerprints are left out: one browser build on one language is shared by strangers.
+NETWORK_KINDS = frozenset({"ip", "net", "session"})
+KEY_COLUMNS = {
+    "account": "actor_account",
+    "client": "actor_client",
+    "session": "session",
+    "ip": "ip",
+    "net": "net",
+    "fingerprint": "fingerprint",
+}
+
+
+@dataclass(slots=True)
+class LinkedGroup:
+    members: set[ActorKey]
+    keys: set[ActorKey]
+    links: list[str] = field(default_factory=list)
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[ActorKey, ActorKey] = {}
+
+    def find(self, key: ActorKey) -> ActorKey:
+        self.parent.setdefault(key, key)
+        root = key
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[key] != root:
+            self.parent[key], key = root, self.parent[key]
+        return root
+
+    def union(self, a: ActorKey, b: ActorKey) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+@dataclass(frozen=True, slots=True)
+class EntityLinker:
+    owner_share: float = 0.9
+    flagged_share: float = 0.5
+    exclusive_share: float = 0.99
+
+    def link(self, engine: Engine, findings: Iterable[Finding]) -> list[LinkedGroup]:
+        findings = list(findings)
+        flagged = {f.key for f in findings}
+        usage = self._usage(engine, flagged)
+        total: dict[ActorKey, int] = defaultdict(int)
+        principals: dict[ActorKey, dict[ActorKey, int]] = defaultdict(dict)
+        for kind, value, p_kind, p_value, count in usage:
+            total[(kind, value)] += count
+            principals[(kind, value)][(p_kind, p_value)] = count
+        sets = _UnionFind()
+        reasons: dict[ActorKey, list[str]] = defaultdict(list)
+        for key in flagged:
+            sets.find(key)
+        for key, users in principals.items():
+            owner, owned = max(users.items(), key=lambda item: (item[1], item[0]))
+            if owner != key and owned >= self.owner_share * total[key]:
+                sets.union(key, owner)
+            suspects = [p for p in users if p in flagged]
+            if (
+                key[0] in NETWORK_KINDS
+                and len(suspects) > 1
+                and (sum(users[p] for p in suspects) >= self.flagged_share * total[key])
+            ):
+                for other in suspects[1:]:
+                    sets.union(suspects[0], other)
+                sets.union(key, suspects[0])
+                reasons[suspects[0]].append(f"{len(suspects)} flagged principals share {key[0]}")
+        acted_together: dict[str, list[ActorKey]] = defaultdict(list)
+        for finding in findings:
+            for label in finding.link_groups:
+                acted_together[f"{finding.detector}:{label}"].append(finding.key)
+        for label, keys in acted_together.items():
+            for key in keys[1:]:
+                sets.union(keys[0], key)
+            if len(keys) > 1:
+                reasons[keys[0]].append(f"{len(set(keys))} keys acted together ({label})")
+        components: dict[ActorKey, LinkedGroup] = {}
+        for key in set(sets.parent) | flagged:
+            root = sets.find(key)
+            components.setdefault(root, LinkedGroup(set(), set())).members.add(key)
+        for key, why in reasons.items():
+            components[sets.find(key)].links.extend(why)
+        result = []
+        for component in components.values():
+            if not component.members & flagged:
+                continue
+            for key in component.members:
+                users = principals.get(key, {key: 1})
+                inside = sum(n for p, n in users.items() if p in component.members)
+                if inside >= self.exclusive_share * sum(users.values()):
+                    component.keys.add(key)
+            component.links = sorted(set(component.links))
+            result.append(component)
+        return result
+
+    def _usage(
+        self, engine: Engine, flagged: set[ActorKey]
+    ) -> list[tuple[str, str, str, str, int]]:
+        """(kind, key, principal kind, principal key, events) for every key used by a principal
+        that used a flagged key."""
+        if not flagged:
+            return []
+        kinds, values = zip(*sorted(flagged), strict=True)
+        engine.load_table(
+            "_flagged",
+            pa.table({"kind": pa.array(kinds, pa.string()), "key": pa.array(values, pa.string())}),
+        )
+
+        def any_key(table: str) -> str:
+            return " OR ".join(
+                f"{column} IN (SELECT key FROM {table} WHERE kind = '{kind}')"
+                for kind, column in KEY_COLUMNS.items()
+            )
+
+        def unpivot(where: str) -> str:
+            return " UNION ALL ".join(
+                f"SELECT '{kind}' AS kind, {column} AS key, actor_kind, actor_key "
+                f"FROM events WHERE {column} IS NOT NULL AND ({where})"
+                for kind, column in KEY_COLUMNS.items()
+            )
+
+        # three narrowing passes instead of grouping every key of every event
+        suspects = engine.query(
+            f"SELECT DISTINCT actor_kind, actor_key FROM events WHERE {any_key('_flagged')}"
+        )
+        engine.load_table("_suspects", suspects)
+        relevant = engine.query(
+            "SELECT DISTINCT kind, key FROM ("
+            + unpivot("(actor_kind, actor_key) IN (SELECT actor_kind, actor_key FROM _suspects)")
+            + ") keyed"
+        )
+        engine.load_table("_relevant", relevant)
+        usage = " UNION ALL ".join(
+            f"SELECT '{kind}' AS kind, {column} AS key, actor_kind, actor_key FROM events "
+            f"WHERE {column} IN (SELECT key FROM _relevant WHERE kind = '{kind}')"
+            for kind, column in KEY_COLUMNS.items()
+        )
+        table = engine.query(
+            "SELECT kind, key, actor_kind, actor_key, count(*) AS n FROM ("
+            + usage
+            + ") keyed GROUP BY kind, key, actor_kind, actor_key"
+        )
+        return [
+            (
+                str(row["kind"]),
+                str(row["key"]),
+                str(row["actor_kind"]),
+                str(row["actor_key"]),
+                int(row["n"]),
+            )
+            for row in table.to_pylist()
+        ]

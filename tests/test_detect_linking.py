@@ -1,0 +1,96 @@
+"""Entity linking: one adversary with rotating addresses and sock puppets is one entity; people
+sharing a NAT address with a harvester are not pulled in; allow-listed crawlers are labelled."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from harvestguard.detect import DetectionEngine
+from harvestguard.detect.context import CONTEXT_SCHEMAS
+from tests.detect_helpers import fired, run, table, view
+
+
+def test_rotating_addresses_and_sock_puppets_are_one_entity() -> None:
+    puppets, pool = [f"puppet{n}" for n in range(10)], [f"res-{n}" for n in range(40)]
+    events = [
+        view(
+            20 * step + n,
+            10_000 + 1000 * n + step,
+            account=puppet,
+            ip=pool[(step * 7 + n) % len(pool)],
+            session=f"s-{puppet}",
+        )
+        for n, puppet in enumerate(puppets)
+        for step in range(160)
+    ]
+    report = run("breadth", events)
+    assert fired(report, "breadth") == {("account", p) for p in puppets}
+    assert len(report.flagged) == 1
+    keys = report.flagged[0].keys
+    assert {k for k in keys if k[0] == "account"} == {("account", p) for p in puppets}
+    assert {k for k in keys if k[0] == "ip"} == {("ip", ip) for ip in pool}
+    assert report.flagged[0].to_flagged_entity().keys == keys
+
+
+def test_people_behind_one_nat_address_are_not_merged_with_a_harvester_there() -> None:
+    nat = "carrier-nat"
+    harvester = [view(5 * i, 20_000 + i, account="harvester", ip=nat) for i in range(160)]
+    people = [
+        view(
+            60 * i + n,
+            n * 10 + i % 5,
+            account=f"person{n}",
+            ip=nat,
+            audience="follower",
+            session=f"s{n}",
+        )
+        for n in range(30)
+        for i in range(20)
+    ]
+    report = run("breadth", harvester + people)
+    assert len(report.flagged) == 1
+    entity = report.flagged[0]
+    assert ("account", "harvester") in entity.keys
+    assert ("ip", nat) not in entity.keys  # shared: never acted on
+    assert not any(k[0] == "account" and k[1].startswith("person") for k in entity.members)
+
+
+def test_two_harvesters_that_merely_share_a_busy_nat_stay_apart() -> None:
+    nat = "campus-nat"
+    events = [
+        view(5 * i + n, 30_000 + 1000 * n + i, account=f"h{n}", ip=nat)
+        for n in range(2)
+        for i in range(160)
+    ] + [
+        view(3 * i + n, n, account=f"student{n}", ip=nat, audience="follower")
+        for n in range(40)
+        for i in range(60)
+    ]
+    report = run("breadth", events)
+    assert sorted(len(e.keys) > 0 for e in report.flagged) == [True, True]
+
+
+def test_an_allow_listed_crawler_is_labelled_with_what_it_did_not_flagged() -> None:
+    crawler = [
+        view(1.5 * step, 100 + step, ip=f"crawl-{step % 4}", net="net-search", ua="SearchBot/2.1")
+        for step in range(60)
+    ]
+    impostor = [
+        view(
+            5000 + 1.5 * step, 100 + step, ip=f"fake-{step % 4}", net="net-else", ua="SearchBot/2.1"
+        )
+        for step in range(60)
+    ]
+    schema = CONTEXT_SCHEMAS["allowlist"]
+    allowlist = pa.table(
+        {"kind": ["net"], "key": ["net-search"], "label": ["verified search crawler"]},
+        schema=schema,
+    )
+    report = DetectionEngine().run(table(crawler + impostor), {"allowlist": allowlist})
+    assert [e.allowlisted for e in report.allowlisted] == ["verified search crawler"]
+    listed = report.allowlisted[0]
+    assert not listed.flagged and listed.detectors == ["enumeration"]
+    assert listed.exposure.requests == 60 and listed.exposure.owners == 60
+    flagged_ips = {k[1] for e in report.flagged for k in e.keys if k[0] == "ip"}
+    assert flagged_ips == {f"fake-{n}" for n in range(4)}
+    assert report.to_dict()["allowlisted"][0]["allowlisted"] == "verified search crawler"
