@@ -152,7 +152,14 @@ def _duckdb() -> Engine:
     return DuckDBEngine()
 
 
-ENGINES: dict[str, Callable[[], Engine]] = {"duckdb": _duckdb}
+def _spark() -> Engine:
+    # imported on use: PySpark is heavy to import and most runs use DuckDB
+    from harvestguard.detect.spark import SparkEngine
+
+    return SparkEngine()
+
+
+ENGINES: dict[str, Callable[[], Engine]] = {"duckdb": _duckdb, "spark": _spark}
 
 
 def open_engine(name: str) -> Engine:
