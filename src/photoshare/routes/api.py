@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
@@ -136,6 +136,30 @@ def _decode_cursor(cursor: str | None) -> int | None:
     raise ApiProblem(400, "invalid_request", "malformed cursor")
 
 
+_Row = TypeVar("_Row", Post, User, Comment)
+
+
+def _keyset_page(
+    db: Session,
+    query: Select[_Row],
+    key: Any,
+    limit: int,
+    cursor: str | None,
+    *,
+    newest_first: bool,
+) -> tuple[list[_Row], str | None]:
+    """One page of ``query`` by keyset on ``key`` (an id column), and the cursor of the next one.
+
+    The cursor is the key of the last row scanned, whether the policy then shows that row or not.
+    """
+    last = _decode_cursor(cursor)
+    if last is not None:
+        query = query.where(key < last if newest_first else key > last)
+    rows = list(db.scalars(query.order_by(key.desc() if newest_first else key).limit(limit + 1)))
+    page = rows[:limit]
+    return page, _encode_cursor(page[-1].id) if len(rows) > limit else None
+
+
 def _app(viewer: Viewer) -> PartnerApp:
     assert viewer.app is not None, "get_partner only returns viewers with an app"
     return viewer.app
@@ -193,16 +217,11 @@ def _media_page(
     limit: int,
     cursor: str | None,
 ) -> MediaPage:
-    """Newest first; the cursor is the id of the last post scanned, shown or not."""
-    before = _decode_cursor(cursor)
-    if before is not None:
-        query = query.where(Post.id < before)
-    posts = list(db.scalars(query.order_by(Post.id.desc()).limit(limit + 1)))
-    page, more = posts[:limit], len(posts) > limit
+    """Newest first."""
+    page, next_cursor = _keyset_page(db, query, Post.id, limit, cursor, newest_first=True)
     items = _shown(request, db, viewer, "post", post_objects(db, page))
     return MediaPage(
-        items=[MediaItem.model_validate(item) for item in items],
-        next_cursor=_encode_cursor(page[-1].id) if more else None,
+        items=[MediaItem.model_validate(item) for item in items], next_cursor=next_cursor
     )
 
 
@@ -245,15 +264,10 @@ def search_users(
         User.id.in_(_authorising_owners(viewer)),
         User.username.ilike(pattern, escape="\\") | User.display_name.ilike(pattern, escape="\\"),
     )
-    after = _decode_cursor(cursor)
-    if after is not None:
-        query = query.where(User.id > after)
-    users = list(db.scalars(query.order_by(User.id).limit(limit + 1)))
-    page, more = users[:limit], len(users) > limit
+    page, next_cursor = _keyset_page(db, query, User.id, limit, cursor, newest_first=False)
     items = _shown(request, db, viewer, "profile", profile_objects(db, page))
     return UserPage(
-        items=[UserProfile.model_validate(item) for item in items],
-        next_cursor=_encode_cursor(page[-1].id) if more else None,
+        items=[UserProfile.model_validate(item) for item in items], next_cursor=next_cursor
     )
 
 
@@ -374,15 +388,10 @@ def media_comments(
         .where(Comment.post_id == post_id, User.disabled.is_(False))
         .options(selectinload(Comment.author))
     )
-    after = _decode_cursor(cursor)
-    if after is not None:
-        query = query.where(Comment.id > after)
-    comments = list(db.scalars(query.order_by(Comment.id).limit(limit + 1)))
-    page, more = comments[:limit], len(comments) > limit
+    page, next_cursor = _keyset_page(db, query, Comment.id, limit, cursor, newest_first=False)
     items = _shown(request, db, viewer, "comment", (comment_dict(c) for c in page))
     return CommentPage(
-        items=[CommentItem.model_validate(item) for item in items],
-        next_cursor=_encode_cursor(page[-1].id) if more else None,
+        items=[CommentItem.model_validate(item) for item in items], next_cursor=next_cursor
     )
 
 

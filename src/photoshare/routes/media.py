@@ -85,6 +85,22 @@ def _venue_choice(db: Session, venue_id: str) -> tuple[int | None, str | None]:
     return int(venue_id), None
 
 
+def _ingest_unless(
+    problems: list[str], image: UploadFile | None, user: User, settings: Settings, db: Session
+) -> tuple[Media | None, list[str], int]:
+    """Stores the uploaded image when the form has no other problem: the media, or the problems
+    and the status to answer them with."""
+    if problems:
+        return None, problems, 400
+    try:
+        media = ingest_image(
+            _read_upload(image, settings), owner_id=user.id, settings=settings, db=db
+        )
+    except ImageRejected as rejected:
+        return None, [rejected.reason], rejected.status
+    return media, [], 400
+
+
 @router.get("/new/post")
 def new_post_form(
     request: Request, db: DB, settings: AppSettings, _user: web.BrowserUser
@@ -107,18 +123,12 @@ def create_post(
     problems = [venue_problem] if venue_problem else []
     if len(caption) > MAX_CAPTION:
         problems.append(f"the caption is longer than {MAX_CAPTION} characters")
-    status_code = 400
-    if not problems:
-        try:
-            upload = _read_upload(image, settings)
-            media = ingest_image(upload, owner_id=user.id, settings=settings, db=db)
-        except ImageRejected as rejected:
-            problems, status_code = [rejected.reason], rejected.status
-        else:
-            post = Post(owner_id=user.id, media_id=media.id, caption=caption, venue_id=venue)
-            db.add(post)
-            commit_or_discard(db, media, settings.media_dir)
-            return RedirectResponse(f"/p/{post.id}", status_code=303)
+    media, problems, status_code = _ingest_unless(problems, image, user, settings, db)
+    if media is not None:
+        post = Post(owner_id=user.id, media_id=media.id, caption=caption, venue_id=venue)
+        db.add(post)
+        commit_or_discard(db, media, settings.media_dir)
+        return RedirectResponse(f"/p/{post.id}", status_code=303)
     return _upload_form(
         request,
         db,
@@ -149,25 +159,19 @@ def create_story(
 ) -> Response:
     venue, venue_problem = _venue_choice(db, venue_id)
     problems = [venue_problem] if venue_problem else []
-    status_code = 400
-    if not problems:
-        try:
-            upload = _read_upload(image, settings)
-            media = ingest_image(upload, owner_id=user.id, settings=settings, db=db)
-        except ImageRejected as rejected:
-            problems, status_code = [rejected.reason], rejected.status
-        else:
-            created = utcnow()
-            story = Story(
-                owner_id=user.id,
-                media_id=media.id,
-                venue_id=venue,
-                created_at=created,
-                expires_at=created + timedelta(hours=settings.story_ttl_hours),
-            )
-            db.add(story)
-            commit_or_discard(db, media, settings.media_dir)
-            return RedirectResponse(f"/stories/{story.id}", status_code=303)
+    media, problems, status_code = _ingest_unless(problems, image, user, settings, db)
+    if media is not None:
+        created = utcnow()
+        story = Story(
+            owner_id=user.id,
+            media_id=media.id,
+            venue_id=venue,
+            created_at=created,
+            expires_at=created + timedelta(hours=settings.story_ttl_hours),
+        )
+        db.add(story)
+        commit_or_discard(db, media, settings.media_dir)
+        return RedirectResponse(f"/stories/{story.id}", status_code=303)
     return _upload_form(
         request, db, settings, "story", problems=problems, venue_id=venue, status_code=status_code
     )
