@@ -7,6 +7,7 @@ import pyarrow as pa
 
 from harvestguard.detect import DetectionEngine
 from harvestguard.detect.context import CONTEXT_SCHEMAS
+from harvestguard.events import AccessEvent
 from tests.detect_helpers import fired, run, table, view
 
 
@@ -94,3 +95,44 @@ def test_an_allow_listed_crawler_is_labelled_with_what_it_did_not_flagged() -> N
     flagged_ips = {k[1] for e in report.flagged for k in e.keys if k[0] == "ip"}
     assert flagged_ips == {f"fake-{n}" for n in range(4)}
     assert report.to_dict()["allowlisted"][0]["allowlisted"] == "verified search crawler"
+
+
+def _accounts(created: dict[str, float]) -> pa.Table:
+    return pa.table(
+        {"account": list(created), "created_at": list(created.values())},
+        schema=CONTEXT_SCHEMAS["accounts"],
+    )
+
+
+def _slow_puppets(names: list[str]) -> list[AccessEvent]:
+    """Each account on its own address and session, each viewing strangers: nothing shared."""
+    return [
+        view(20 * step + n, 10_000 + 1000 * n + step, account=name, ip=f"own-{name}", session=name)
+        for n, name in enumerate(names)
+        for step in range(160)
+    ]
+
+
+def test_accounts_created_together_and_flagged_by_one_detector_are_one_entity() -> None:
+    puppets = [f"moments{n}" for n in range(6)]
+    # made in one sitting, a few minutes apart; one more account made then is never flagged
+    created = {name: 1_000_000 + 240 * n for n, name in enumerate(puppets)} | {
+        "bystander": 1_000_100
+    }
+    events = _slow_puppets(puppets) + [view(60 * i, 5, account="bystander") for i in range(5)]
+    report = run("breadth", events, {"accounts": _accounts(created)})
+    assert fired(report, "breadth") == {("account", p) for p in puppets}
+    assert len(report.flagged) == 1
+    entity = report.flagged[0]
+    assert {k for k in entity.keys if k[0] == "account"} == {("account", p) for p in puppets}
+    assert ("account", "bystander") not in entity.members
+    assert any("created within" in link for link in entity.links)
+    # without the accounts table nothing ties them: six entities
+    assert len(run("breadth", events).flagged) == len(puppets)
+
+
+def test_flagged_accounts_created_days_apart_stay_apart() -> None:
+    names = ["early", "late"]
+    created = {"early": 1_000_000.0, "late": 1_000_000.0 + 3 * 86_400}
+    report = run("breadth", _slow_puppets(names), {"accounts": _accounts(created)})
+    assert len(report.flagged) == 2

@@ -11,9 +11,11 @@ import typer
 from typer.testing import CliRunner
 
 from harvestguard.evaluate import FlaggedEntity, IpThresholdBaseline, evaluate
+from harvestguard.evaluate.harness import caught_by_detector
 from harvestguard.simulate.cli import app as simulate_app
 from harvestguard.simulate.cli import eval_command
 from harvestguard.simulate.groundtruth import GroundTruth
+from harvestguard.simulate.world import World
 from harvestguard.sinks.parquet import read_events
 from tests.simulate_helpers import SEED, TINY, tiny_run
 
@@ -25,7 +27,7 @@ cli.add_typer(simulate_app, name="simulate")
 cli.command("eval")(eval_command)
 
 
-def _oracle(events: pa.Table) -> list[FlaggedEntity]:
+def _oracle(events: pa.Table, world: World) -> list[FlaggedEntity]:
     """Flags every adversary by its ground-truth keys: what a perfect detector would report."""
     truth = tiny_run().ground_truth
     flags = []
@@ -44,7 +46,7 @@ def test_an_oracle_scores_one_and_an_empty_detector_zero() -> None:
     summary = perfect.summary()
     assert summary["overall"]["f1"] == 1.0
     assert summary["overall"]["median_detection_seconds"] == 0.0
-    empty = evaluate(TINY, [SEED], lambda events: [], name="nothing")
+    empty = evaluate(TINY, [SEED], lambda events, world: [], name="nothing")
     assert empty.summary()["overall"]["recall"] == 0.0
     assert empty.summary()["overall"]["benign_acted_on_share"] == 0.0
     # stopping nobody, every adversary keeps what it harvested
@@ -120,3 +122,27 @@ def test_eval_prints_the_table(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "evaluation.json").exists()
     bad = runner.invoke(cli, ["eval", "--seeds", "one,two", "--out", str(tmp_path)])
     assert bad.exit_code != 0 and "seeds are integers" in bad.output
+
+
+def test_the_report_says_what_each_detector_caught_and_how_split_each_adversary_was() -> None:
+    truth = tiny_run().ground_truth
+    adversary = next(a for a in truth.actors.values() if a.adversary)
+    person = next(a for a in truth.actors.values() if not a.adversary)
+    at = adversary.first_harvest_at
+    assert at is not None
+    flags = [
+        FlaggedEntity(frozenset({k}), at, reasons=("volume: a lot", "breadth: wide"))
+        for k in sorted(truth.keys_of(adversary.actor_id))[:2]
+    ] + [FlaggedEntity(frozenset(truth.keys_of(person.actor_id)), at, reasons=("volume: x",))]
+    attribution = [adversary.actor_id, adversary.actor_id, person.actor_id]
+    caught = caught_by_detector(flags, attribution, truth)
+    assert caught == {
+        "breadth": {adversary.actor_class: 2},
+        "volume": {adversary.actor_class: 2, person.actor_class: 1},
+    }
+    evaluation = evaluate(TINY, [SEED], lambda events, world: flags, name="split")
+    row = evaluation.summary()[adversary.actor_class]
+    assert row["entities_per_detected"] == 2.0
+    assert f"| `volume` | {adversary.actor_class} 2 | {person.actor_class} 1 |" in (
+        evaluation.markdown()
+    )

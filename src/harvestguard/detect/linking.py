@@ -13,6 +13,11 @@ principals:
 3. **Acted together.** Keys a detector reports in one ``link_group`` are linked (the hundreds of
    addresses of one enumeration sweep; a partner app and the accounts fetching what it was
    refused).
+4. **Created together.** Flagged accounts that one detector fired on and that were created within
+   ``cohort_minutes`` of each other (the ``accounts`` context table) are linked: a batch of sock
+   puppets made in one sitting, each on its own addresses. Both conditions are needed: accounts
+   created in the same minutes are common on a busy platform, and one detector firing on two
+   strangers is chance; both at once is a cohort.
 
 A shared key never pulls an unflagged principal into an entity: behind a carrier NAT address
 used by 200 people, one flagged account does not merge the other 199 (rule 2 fails, rule 1 fails),
@@ -76,6 +81,7 @@ class EntityLinker:
     owner_share: float = 0.9
     flagged_share: float = 0.5
     exclusive_share: float = 0.99
+    cohort_minutes: float = 15.0
 
     def link(self, engine: Engine, findings: Iterable[Finding]) -> list[LinkedGroup]:
         findings = list(findings)
@@ -113,6 +119,13 @@ class EntityLinker:
                 sets.union(keys[0], key)
             if len(keys) > 1:
                 reasons[keys[0]].append(f"{len(set(keys))} keys acted together ({label})")
+        for detector, cohort in self._created_together(engine, findings):
+            for key in cohort[1:]:
+                sets.union(cohort[0], key)
+            reasons[cohort[0]].append(
+                f"{len(cohort)} accounts created within {self.cohort_minutes:g} min "
+                f"of each other, all flagged by {detector}"
+            )
         components: dict[ActorKey, LinkedGroup] = {}
         for key in set(sets.parent) | flagged:
             root = sets.find(key)
@@ -131,6 +144,45 @@ class EntityLinker:
             component.links = sorted(set(component.links))
             result.append(component)
         return result
+
+    def _created_together(
+        self, engine: Engine, findings: list[Finding]
+    ) -> list[tuple[str, list[ActorKey]]]:
+        """Per detector, the runs of its flagged accounts whose creation times are each within
+        ``cohort_minutes`` of the previous one (a chain, so a sign-up session of an hour is one
+        cohort when its accounts were made minutes apart)."""
+        accounts: dict[str, set[str]] = defaultdict(set)
+        for finding in findings:
+            if finding.key[0] == "account":
+                accounts[finding.detector].add(finding.key[1])
+        wanted = sorted(set().union(*accounts.values())) if accounts else []
+        if not wanted:
+            return []
+        engine.load_table("_accounts", pa.table({"account": pa.array(wanted, pa.string())}))
+        created = {
+            str(row["account"]): float(row["created_at"])
+            for row in engine.query(
+                "SELECT account, min(created_at) AS created_at FROM accounts "
+                "WHERE account IN (SELECT account FROM _accounts) AND created_at IS NOT NULL "
+                "GROUP BY account"
+            ).to_pylist()
+        }
+        gap = self.cohort_minutes * 60
+        cohorts = []
+        for detector, members in sorted(accounts.items()):
+            timed = sorted((created[a], a) for a in members if a in created)
+            run: list[ActorKey] = []
+            last = None
+            for at, account in timed:
+                if last is not None and at - last > gap:
+                    if len(run) > 1:
+                        cohorts.append((detector, run))
+                    run = []
+                run.append(("account", account))
+                last = at
+            if len(run) > 1:
+                cohorts.append((detector, run))
+        return cohorts
 
     def _usage(
         self, engine: Engine, flagged: set[ActorKey]

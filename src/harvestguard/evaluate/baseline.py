@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 
 from harvestguard.evaluate.metrics import FlaggedEntity
+from harvestguard.simulate.world import World
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +25,8 @@ class IpThresholdBaseline:
     window_minutes: int = 10
     name: str = "baseline: per-IP request count (fail2ban-style)"
 
-    def __call__(self, events: pa.Table) -> list[FlaggedEntity]:
+    def __call__(self, events: pa.Table, world: World | None = None) -> list[FlaggedEntity]:
+        """``world`` is not used: the baseline sees requests only, as fail2ban does."""
         if self.max_requests < 1 or self.window_minutes < 1:
             raise ValueError("the threshold and the window must be positive")
         window = f"INTERVAL {int(self.window_minutes)} MINUTE"

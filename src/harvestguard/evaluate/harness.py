@@ -1,7 +1,8 @@
 """``evaluate``: run a scenario under several seeds, hand the events to a detector, score it.
 
-A detector is any callable from the events (an Arrow table in the AccessEvent schema) to flagged
-entities. The guard is taken to block every key of an entity when it is flagged, unless an
+A detector is any callable from the events (an Arrow table in the AccessEvent schema) and the
+simulated platform (what a real platform would know: who follows whom, accounts, content) to
+flagged entities. The guard is taken to block every key of an entity when it is flagged, unless an
 ``enforce`` callable says what it does instead.
 """
 
@@ -23,10 +24,12 @@ from harvestguard.evaluate.metrics import (
     score,
 )
 from harvestguard.simulate.engine import Progress
+from harvestguard.simulate.groundtruth import GroundTruth
 from harvestguard.simulate.run import run_event_mode
 from harvestguard.simulate.scenario import ADVERSARY_CLASSES, Scenario
+from harvestguard.simulate.world import World
 
-Detector = Callable[[pa.Table], Sequence[FlaggedEntity]]
+Detector = Callable[[pa.Table, World], Sequence[FlaggedEntity]]
 Enforcer = Callable[[Sequence[FlaggedEntity]], Sequence[EnforcementAction]]
 
 
@@ -57,6 +60,7 @@ class Evaluation:
                     "precision",
                     "recall",
                     "f1",
+                    "entities_per_detected",
                     "median_detection_seconds",
                     "max_records_disclosed",
                 )
@@ -81,19 +85,44 @@ class Evaluation:
             f"Scenario `{self.scenario}`, detector: {self.detector}; mean over seeds "
             f"{', '.join(map(str, self.seeds))}.",
             "",
-            "| adversary class | actors | precision | recall | F1 | median time to detection | records disclosed (max) |",
-            "|---|---:|---:|---:|---:|---:|---:|",
+            "| adversary class | actors | precision | recall | F1 | entities per adversary | median time to detection | records disclosed (max) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for name, row in summary.items():
             lines.append(
                 f"| {name} | {_number(row['actors'], 1)} | {_number(row['precision'])} "
                 f"| {_number(row['recall'])} | {_number(row['f1'])} "
+                f"| {_number(row['entities_per_detected'], 2)} "
                 f"| {_duration(row['median_detection_seconds'])} "
                 f"| {_number(row['max_records_disclosed'], 0)} |"
             )
         share = summary["overall"]["benign_acted_on_share"] or 0.0
         lines += ["", f"Benign actors wrongly acted on: {share:.2%}."]
+        lines += ["", *self._caught_markdown()]
         return "\n".join(lines) + "\n"
+
+    def _caught_markdown(self) -> list[str]:
+        """Per detector, the flagged entities it fired on by class, summed over the seeds."""
+        totals: dict[str, dict[str, int]] = {}
+        for run in self.runs:
+            for detector, per_class in run.get("caught_by_detector", {}).items():
+                row = totals.setdefault(detector, {})
+                for label, count in per_class.items():
+                    row[label] = row.get(label, 0) + count
+        if not totals:
+            return []
+        lines = [
+            "Flagged entities each detector fired on, by the class of the actor they stand for "
+            "(summed over the seeds):",
+            "",
+            "| detector | adversaries | benign or nobody |",
+            "|---|---|---|",
+        ]
+        for detector, row in sorted(totals.items()):
+            bad = ", ".join(f"{c} {n}" for c, n in row.items() if c in ADVERSARY_CLASSES)
+            good = ", ".join(f"{c} {n}" for c, n in row.items() if c not in ADVERSARY_CLASSES)
+            lines.append(f"| `{detector}` | {bad or '-'} | {good or '-'} |")
+        return lines
 
     def write(self, directory: str | Path) -> tuple[Path, Path]:
         target = Path(directory)
@@ -124,8 +153,8 @@ def evaluate(
             keep=True,
             progress=None if progress is None else progress(seed),
         )
-        assert run.events is not None and run.labels is not None
-        flags = list(detector(run.events))
+        assert run.events is not None and run.labels is not None and run.world is not None
+        flags = list(detector(run.events, run.world))
         actions = list(enforce(flags)) if enforce is not None else actions_from_flags(flags)
         scores = score(
             run.ground_truth,
@@ -134,8 +163,25 @@ def evaluate(
             events=run.events,
             labels=run.labels.to_pylist(),
         )
-        evaluation.runs.append({"seed": seed, "events": run.count, **scores.to_dict()})
+        caught = caught_by_detector(flags, scores.attribution, run.ground_truth)
+        evaluation.runs.append(
+            {"seed": seed, "events": run.count, **scores.to_dict(), "caught_by_detector": caught}
+        )
     return evaluation
+
+
+def caught_by_detector(
+    flags: Sequence[FlaggedEntity], attribution: Sequence[str | None], truth: GroundTruth
+) -> dict[str, dict[str, int]]:
+    """Per detector (the part before ':' of each reason), how many flagged entities it fired on
+    per class of the actor they stand for: an adversary class, a benign class, or "nobody"."""
+    caught: dict[str, dict[str, int]] = {}
+    for entity, actor_id in zip(flags, attribution, strict=True):
+        label = "nobody" if actor_id is None else truth.actors[actor_id].actor_class
+        for detector in {reason.partition(":")[0] for reason in entity.reasons}:
+            per_class = caught.setdefault(detector, {})
+            per_class[label] = per_class.get(label, 0) + 1
+    return {detector: dict(sorted(c.items())) for detector, c in sorted(caught.items())}
 
 
 def _mean(values: Sequence[Any]) -> float | None:

@@ -84,6 +84,8 @@ class ClassScore:
             "precision": self.precision,
             "recall": self.recall,
             "f1": self.f1,
+            # how many entities one detected adversary was split into (1.0: linked whole)
+            "entities_per_detected": self.true_entities / self.detected if self.detected else None,
             "median_detection_seconds": median(times) if times else None,
             "max_detection_seconds": max(times) if times else None,
             "records_disclosed": sum(self.records_disclosed),

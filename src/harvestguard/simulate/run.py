@@ -40,6 +40,7 @@ class RunResult:
     seconds: float
     events: pa.Table | None = None  # when kept in memory
     labels: pa.Array[pa.StringScalar] | None = None  # actor_id of each event of ``events``
+    world: World | None = None  # the platform the run happened on (its context for detectors)
 
     @property
     def events_per_minute(self) -> float:
@@ -87,7 +88,9 @@ def run_event_mode(
             pa.concat_tables(labels) if labels else _labels_schema().empty_table(),
             directory / "labels.parquet",
         )
-    result = RunResult(truth, simulation.count, time.perf_counter() - started)
+    result = RunResult(
+        truth, simulation.count, time.perf_counter() - started, world=simulation.world
+    )
     if keep:
         result.events = pa.Table.from_batches([b.events for b in kept], schema=ARROW_SCHEMA)
         ids = pa.array(simulation.actor_ids(), pa.string())
