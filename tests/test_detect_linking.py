@@ -8,7 +8,7 @@ import pyarrow as pa
 from harvestguard.detect import DetectionEngine
 from harvestguard.detect.context import CONTEXT_SCHEMAS
 from harvestguard.events import AccessEvent
-from tests.detect_helpers import fired, run, table, view
+from tests.detect_helpers import BASE, fired, run, table, view
 
 
 def test_rotating_addresses_and_sock_puppets_are_one_entity() -> None:
@@ -136,3 +136,13 @@ def test_flagged_accounts_created_days_apart_stay_apart() -> None:
     created = {"early": 1_000_000.0, "late": 1_000_000.0 + 3 * 86_400}
     report = run("breadth", _slow_puppets(names), {"accounts": _accounts(created)})
     assert len(report.flagged) == 2
+
+
+def test_accounts_made_during_the_attack_are_not_linked_by_their_creation_time() -> None:
+    # two fresh-account rushes signing up in the same minutes, each account on its own address:
+    # nothing but the sign-up time ties them, and that is no tie for accounts made to be used now
+    names = [f"fresh{n}" for n in range(4)]
+    start = BASE.timestamp()
+    created = {name: start - 3600 + 60 * n for n, name in enumerate(names)}
+    report = run("breadth", _slow_puppets(names), {"accounts": _accounts(created)})
+    assert len(report.flagged) == len(names)

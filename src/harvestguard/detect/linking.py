@@ -13,9 +13,12 @@ principals:
 3. **Acted together.** Keys a detector reports in one ``link_group`` are linked (the hundreds of
    addresses of one enumeration sweep; a partner app and the accounts fetching what it was
    refused).
-4. **Created together.** Flagged accounts that one detector fired on and that were created within
-   ``cohort_minutes`` of each other (the ``accounts`` context table) are linked: a batch of sock
-   puppets made in one sitting, each on its own addresses. Both conditions are needed: accounts
+4. **Created together.** Flagged accounts that one detector fired on, that were created within
+   ``cohort_minutes`` of each other (the ``accounts`` context table) and at least
+   ``cohort_min_age_hours`` before that detector first fired on them, are linked: a batch of sock
+   puppets made in one sitting and left to age, each on its own addresses. Accounts made during
+   an attack (a fresh-account rush) are linked by where they send from, rules 1-3; two rushes
+   in the same hour stay two adversaries. Both conditions are needed: accounts
    created in the same minutes are common on a busy platform, and one detector firing on two
    strangers is chance; both at once is a cohort.
 
@@ -82,6 +85,7 @@ class EntityLinker:
     flagged_share: float = 0.5
     exclusive_share: float = 0.99
     cohort_minutes: float = 15.0
+    cohort_min_age_hours: float = 24.0
 
     def link(self, engine: Engine, findings: Iterable[Finding]) -> list[LinkedGroup]:
         findings = list(findings)
@@ -152,9 +156,11 @@ class EntityLinker:
         ``cohort_minutes`` of the previous one (a chain, so a sign-up session of an hour is one
         cohort when its accounts were made minutes apart)."""
         accounts: dict[str, set[str]] = defaultdict(set)
+        fired: dict[tuple[str, str], float] = {}
         for finding in findings:
             if finding.key[0] == "account":
                 accounts[finding.detector].add(finding.key[1])
+                fired[(finding.detector, finding.key[1])] = finding.first_fired_at.timestamp()
         wanted = sorted(set().union(*accounts.values())) if accounts else []
         if not wanted:
             return []
@@ -167,10 +173,14 @@ class EntityLinker:
                 "GROUP BY account"
             ).to_pylist()
         }
-        gap = self.cohort_minutes * 60
+        gap, age = self.cohort_minutes * 60, self.cohort_min_age_hours * 3600
         cohorts = []
         for detector, members in sorted(accounts.items()):
-            timed = sorted((created[a], a) for a in members if a in created)
+            timed = sorted(
+                (created[a], a)
+                for a in members
+                if a in created and fired[(detector, a)] - created[a] >= age
+            )
             run: list[ActorKey] = []
             last = None
             for at, account in timed:
