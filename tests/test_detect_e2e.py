@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from harvestguard.detect import DetectionEngine
+from harvestguard.detect.evaluation import EngineWithContext
 from harvestguard.evaluate import IpThresholdBaseline, evaluate
 from harvestguard.simulate import preset
 
@@ -12,7 +13,7 @@ SEED = 23
 
 def test_engine_beats_the_baseline_on_an_unseen_seed() -> None:
     scenario = preset("small")
-    engine = evaluate(scenario, [SEED], DetectionEngine()).summary()
+    engine = evaluate(scenario, [SEED], EngineWithContext(DetectionEngine())).summary()
     baseline = evaluate(scenario, [SEED], IpThresholdBaseline(max_requests=100)).summary()
     overall = engine["overall"]
     assert overall["f1"] is not None and overall["f1"] >= 0.9
@@ -22,3 +23,6 @@ def test_engine_beats_the_baseline_on_an_unseen_seed() -> None:
     assert overall["f1"] >= baseline["overall"]["f1"] + 0.3
     for name in ("geofence_harvester", "profile_enumerator", "scope_abuser", "story_archiver"):
         assert engine[name]["recall"] == 1.0, name
+    # sock puppets and rotating addresses are linked: one entity per adversary
+    for name in ("low_and_slow", "story_archiver", "profile_enumerator"):
+        assert engine[name]["entities_per_detected"] == 1.0, name

@@ -93,7 +93,7 @@ class Evaluation:
                 f"| {name} | {_number(row['actors'], 1)} | {_number(row['precision'])} "
                 f"| {_number(row['recall'])} | {_number(row['f1'])} "
                 f"| {_number(row['entities_per_detected'], 2)} "
-                f"| {_duration(row['median_detection_seconds'])} "
+                f"| {duration_text(row['median_detection_seconds'])} "
                 f"| {_number(row['max_records_disclosed'], 0)} |"
             )
         share = summary["overall"]["benign_acted_on_share"] or 0.0
@@ -193,7 +193,7 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _duration(seconds: float | None) -> str:
+def duration_text(seconds: float | None) -> str:
     if seconds is None:
         return "not detected"
     if seconds < 120:
