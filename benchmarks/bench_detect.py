@@ -1,18 +1,25 @@
 """Detection throughput: events to findings with DuckDB, in batch and incremental mode.
 
-    .venv/bin/python benchmarks/bench_detect.py                 # 1M, 3M and 10M events
+    .venv/bin/python benchmarks/bench_detect.py      # batch: 1M, 3M, 10M; incremental: 3M
     .venv/bin/python benchmarks/bench_detect.py --sizes 1000000 --incremental-events 1000000
+    .venv/bin/python benchmarks/bench_detect.py --sizes 0 --incremental-events 100000 \\
+        --batch-seconds 5 --evaluate-every 300              # a live feed at the simulated rate
 
 Events come from the simulator's event mode (the `default` preset, stretched in time so that it
 yields the largest size), generated once and cached as Parquet under var/bench-detect/; each size
 is the first N events in time order, in its own Parquet file, which the engine reads directly.
 Prints events per second and the peak resident memory of the process so far (sizes run in
-increasing order, so each peak is that of the largest run so far).
+increasing order, so each peak is that of the largest run so far), and each rate as a ratio to
+the 20,000 events per second incremental mode must keep up with. Incremental mode is fed the
+first events of the same stream in batches (by default of 100,000 events: five seconds at that
+rate) and evaluates the detectors after each, past the 48 hours it retains.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
+import itertools
 import resource
 import time
 from dataclasses import replace
@@ -28,6 +35,8 @@ from harvestguard.detect.incremental import IncrementalDetector
 from harvestguard.simulate import preset, run_event_mode
 
 CACHE = Path("var/bench-detect")
+TARGET_RATE = 20_000  # events per second incremental mode must keep up with (issue 5)
+BATCH_TARGET_RATE = 10_000_000 / 60  # batch mode: 10 million events to findings in 60 s
 
 
 def events(count: int) -> Path:
@@ -59,7 +68,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def batch(folder: Path, count: int) -> None:
+def batch(folder: Path, count: int) -> float:
     engine = DetectionEngine()
     started = time.perf_counter()
     report = engine.run(folder)
@@ -68,25 +77,48 @@ def batch(folder: Path, count: int) -> None:
         f"batch       {count:>11,} events  {seconds:7.1f} s  "
         f"{count / seconds:>10,.0f} events/s  {len(report.findings):>6,} findings  "
         f"{len(report.flagged):>5,} flagged entities  peak {peak_mb():,.0f} MB"
+        f"  ({BATCH_TARGET_RATE / (count / seconds):.2f} x the time of 10M events in 60 s)"
     )
+    return count / seconds
 
 
-def incremental(table: pa.Table, batch_events: int) -> None:
-    """Feeds ``table`` in batches of ``batch_events`` (5 s of traffic at 20,000 events/s is
-    100,000), evaluating the detectors after every batch, as a live guard would."""
-    detector = IncrementalDetector(DetectionEngine(), evaluate_every_seconds=0)
+def slices(table: pa.Table, seconds: float) -> list[pa.Table]:
+    """Consecutive pieces of ``seconds`` of event time each, as a live feed delivers them."""
+    moments = [int(m or 0) for m in table.column("ts").cast(pa.int64()).to_pylist()]
+    step = int(seconds * 1_000_000)
+    cuts = [0]
+    while cuts[-1] < table.num_rows:
+        edge = (moments[cuts[-1]] // step + 1) * step
+        cuts.append(bisect.bisect_left(moments, edge, lo=cuts[-1]))
+    return [table.slice(a, b - a) for a, b in itertools.pairwise(cuts)]
+
+
+def incremental(pieces: list[pa.Table], every: float, how: str, batch_rate: float) -> None:
+    """Feeds the pieces of a stream (in time order) to incremental mode, evaluating the detectors
+    every ``every`` seconds of event time (0: after every piece), as a live guard does; the
+    sustained rate is all the events over all the time spent in ``add`` and the final ``report``."""
+    count = sum(piece.num_rows for piece in pieces)
+    detector = IncrementalDetector(DetectionEngine(), evaluate_every_seconds=every)
     started = time.perf_counter()
     slowest = 0.0
-    for offset in range(0, table.num_rows, batch_events):
+    for piece in pieces:
         before = time.perf_counter()
-        detector.add(table.slice(offset, batch_events))
+        detector.add(piece)
         slowest = max(slowest, time.perf_counter() - before)
     report = detector.report()
     seconds = time.perf_counter() - started
+    detector.close()
+    rate = count / seconds
+    first, last = pieces[0].column("ts")[0].as_py(), pieces[-1].column("ts")[-1].as_py()
     print(
-        f"incremental {table.num_rows:>11,} events  {seconds:7.1f} s  "
-        f"{table.num_rows / seconds:>10,.0f} events/s  batches of {batch_events:,}, "
-        f"slowest batch {slowest:.1f} s  {len(report.flagged):>5,} flagged entities  "
+        f"incremental {count:>11,} events  {seconds:7.1f} s  {rate:>10,.0f} events/s"
+        f"  = {rate / TARGET_RATE:.2f} x the {TARGET_RATE:,} events/s target"
+        + (f" (batch: {batch_rate / TARGET_RATE:.2f} x)" if batch_rate else "")
+        + "\n"
+        f"            {(last - first).total_seconds() / 3600:.0f} h of event time in "
+        f"{len(pieces):,} batches of {how}, evaluated "
+        + (f"every {every:g} s of event time" if every else "after every batch")
+        + f"; slowest batch {slowest:.2f} s; {len(report.flagged):,} flagged entities; "
         f"peak {peak_mb():,.0f} MB"
     )
 
@@ -94,16 +126,41 @@ def incremental(table: pa.Table, batch_events: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000000,3000000,10000000")
-    parser.add_argument("--incremental-events", type=int, default=1_000_000)
-    parser.add_argument("--batch-events", type=int, default=100_000)
+    parser.add_argument("--incremental-events", type=int, default=3_000_000)
+    parser.add_argument(
+        "--batch-events",
+        type=int,
+        default=100_000,
+        help="events per incremental batch (100,000: five seconds at the target rate)",
+    )
+    parser.add_argument(
+        "--batch-seconds",
+        type=float,
+        default=None,
+        help="cut the incremental stream by event time instead (seconds per batch)",
+    )
+    parser.add_argument(
+        "--evaluate-every",
+        type=float,
+        default=0.0,
+        help="event time between evaluations (0: after every batch)",
+    )
     args = parser.parse_args()
-    sizes = sorted(int(s) for s in args.sizes.split(","))
+    sizes = sorted(int(s) for s in args.sizes.split(",") if int(s) > 0)
     events(max([*sizes, args.incremental_events]))
+    batch_rate = 0.0
     for size in sizes:
-        batch(events(size), size)
+        batch_rate = batch(events(size), size)
     if args.incremental_events:
         table = pq.read_table(events(args.incremental_events))
-        incremental(table, args.batch_events)
+        if args.batch_seconds:
+            pieces = slices(table, args.batch_seconds)
+            how = f"{args.batch_seconds:g} s of event time"
+        else:
+            step = args.batch_events
+            pieces = [table.slice(at, step) for at in range(0, table.num_rows, step)]
+            how = f"{step:,} events"
+        incremental(pieces, args.evaluate_every, how, batch_rate)
 
 
 if __name__ == "__main__":

@@ -101,20 +101,11 @@ class DetectionEngine:
     def run_detectors(self, engine: Engine, given: frozenset[str]) -> dict[str, list[Row]]:
         """Every runnable detector's rows; a detector that needs a context table that was not
         given is skipped (``missing_context_notes`` says so)."""
-        rows: dict[str, list[Row]] = {}
-        for spec in self.detectors:
-            if any(name not in given for name in spec.needs):
-                continue
-            sql = spec.render(self.parameters.get(spec.id))
-            try:
-                table = engine.query(sql)
-            except Exception as error:  # the engine's own error type differs per engine
-                raise DetectorError(spec.path, 1, f"the query failed: {error}") from error
-            lacking = [c for c in OUTPUT_COLUMNS if c not in table.column_names]
-            if lacking:
-                raise DetectorError(spec.path, 1, f"the query returns no {', '.join(lacking)}")
-            rows[spec.id] = table.to_pylist()
-        return rows
+        return {
+            spec.id: run_detector(engine, spec, self.parameters.get(spec.id))
+            for spec in self.detectors
+            if all(name in given for name in spec.needs)
+        }
 
     def report(
         self, engine: Engine, rows: Mapping[str, list[Row]], notes: list[str]
@@ -170,6 +161,23 @@ def _principals(
     ]
 
 
+def run_detector(
+    engine: Engine, spec: DetectorSpec, overrides: Mapping[str, object] | None = None
+) -> list[Row]:
+    """One detector's rows on the engine's ``events``; DetectorError if it fails or lacks an
+    output column."""
+    sql = spec.render(overrides)
+    try:
+        table = engine.query(sql)
+    except Exception as error:  # the engine's own error type differs per engine
+        raise DetectorError(spec.path, 1, f"the query failed: {error}") from error
+    lacking = [c for c in OUTPUT_COLUMNS if c not in table.column_names]
+    if lacking:
+        raise DetectorError(spec.path, 1, f"the query returns no {', '.join(lacking)}")
+    rows: list[Row] = table.to_pylist()
+    return rows
+
+
 def missing_context_notes(detectors: Iterable[DetectorSpec], given: frozenset[str]) -> list[str]:
     """A note for each context table that some detector reads but was not given, and for each
     detector skipped because a table it needs is missing."""
@@ -197,7 +205,9 @@ def fold_findings(spec: DetectorSpec, rows: Sequence[Row]) -> list[Finding]:
         per_key[(str(row["actor_kind"]), str(row["actor_key"]))].append(row)
     findings = []
     for key, key_rows in sorted(per_key.items()):
-        key_rows.sort(key=lambda r: (float(r["window_end"]), -float(r["score"])))
+        # rows tied on window and score (a capped score, two browser builds) are ordered by their
+        # evidence, so that the strongest row does not depend on the order the engine returned
+        key_rows.sort(key=lambda r: (float(r["window_end"]), -float(r["score"]), _tiebreak(r)))
         timeline: list[tuple[datetime, float]] = []
         for row in key_rows:
             if not timeline or float(row["score"]) > timeline[-1][1]:
@@ -233,6 +243,10 @@ def fold_findings(spec: DetectorSpec, rows: Sequence[Row]) -> list[Finding]:
             )
         )
     return findings
+
+
+def _tiebreak(row: Row) -> tuple[str, ...]:
+    return tuple(f"{name}={row[name]!r}" for name in sorted(row))
 
 
 def _moment(value: object) -> datetime:

@@ -2,8 +2,8 @@
 
 Every engine offers the same tables to detectors:
 
-- ``events``: the AccessEvent columns (a view over the source in batch mode, a table in
-  incremental mode), plus ``epoch_s`` (seconds since the Unix epoch, DOUBLE) and
+- ``events``: the AccessEvent columns (a view: over the source in batch mode, over the retained
+  events in incremental mode, where ``restrict`` narrows it to recent events), plus ``epoch_s`` (seconds since the Unix epoch, DOUBLE) and
   the acting principal, ``actor_kind``/``actor_key``: the partner app when there is one, else the
   account, else the address (else the session, else the fingerprint) — who a finding is about;
 - ``event_owners``: one row per event and owner disclosed (``owner``), with the event's
@@ -54,6 +54,8 @@ class Engine(Protocol):
 
     def evict_before(self, epoch_s: float) -> None: ...
 
+    def restrict(self, since: float | None) -> None: ...
+
     def load_table(self, name: str, table: pa.Table) -> None: ...
 
     def has_table(self, name: str) -> bool: ...
@@ -64,12 +66,16 @@ class Engine(Protocol):
 
 
 class DuckDBEngine:
-    """Detector SQL on an in-process DuckDB; ``events`` and ``event_owners`` are tables."""
+    """Detector SQL on an in-process DuckDB. The events sit in ``_events`` (a view over the source
+    in batch mode, a table in incremental mode) and ``_event_owners`` (a table); ``events`` and
+    ``event_owners`` are views over them, narrowed to recent events by ``restrict``."""
 
     name = "duckdb"
 
     def __init__(self, *, threads: int | None = None, memory_limit: str | None = None) -> None:
-        self.connection = duckdb.connect()
+        # detectors never rely on the order of rows in a table: without it DuckDB materialises
+        # event_owners and sorts with less memory
+        self.connection = duckdb.connect(config={"preserve_insertion_order": False})
         if threads is not None:
             self.connection.execute(f"SET threads = {int(threads)}")
         if memory_limit is not None:
@@ -79,8 +85,8 @@ class DuckDBEngine:
     def load_events(
         self, source: EventSource, *, start: float | None = None, end: float | None = None
     ) -> None:
-        """Batch mode: ``events`` is a view over the source (only the columns a query reads are
-        scanned); ``event_owners`` is materialised once."""
+        """Batch mode: ``_events`` is a view over the source (only the columns a query reads are
+        scanned); ``_event_owners`` is materialised once."""
         if isinstance(source, pa.Table):
             self.connection.register("_source", source)
             origin = "_source"
@@ -91,35 +97,47 @@ class DuckDBEngine:
         bounds += [f"epoch(ts) < {float(end)!r}"] if end is not None else []
         where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
         self._fill("CREATE OR REPLACE VIEW {table} AS", origin, where, owners_from_events=True)
-        self._tables |= {"events", "event_owners"}
+        self._expose(None)
 
     def append_events(self, batch: pa.Table) -> None:
-        """Incremental mode: ``events`` and ``event_owners`` are tables, appended to."""
+        """Incremental mode: ``_events`` and ``_event_owners`` are tables, appended to."""
         self.connection.register("_batch", batch)
         if "events" not in self._tables:
             self._fill("CREATE OR REPLACE TABLE {table} AS", "_batch", "")
-            self._tables |= {"events", "event_owners"}
+            self._expose(None)
         else:
             self._fill("INSERT INTO {table}", "_batch", "")
         self.connection.unregister("_batch")
 
     def evict_before(self, epoch_s: float) -> None:
-        for table in ("events", "event_owners"):
+        for table in ("_events", "_event_owners"):
             self.connection.execute(f"DELETE FROM {table} WHERE epoch_s < ?", [float(epoch_s)])
+
+    def restrict(self, since: float | None) -> None:
+        """``events`` and ``event_owners`` show only the events from ``since`` on (all: None)."""
+        self._expose(since)
+
+    def _expose(self, since: float | None) -> None:
+        where = "" if since is None else f" WHERE epoch_s >= {float(since)!r}"
+        for name in ("events", "event_owners"):
+            self.connection.execute(
+                f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM _{name}{where}"
+            )
+        self._tables |= {"events", "event_owners"}
 
     def _fill(
         self, statement: str, origin: str, where: str, *, owners_from_events: bool = False
     ) -> None:
         columns = ", ".join(f'"{name}"' for name in FIELD_NAMES)
         self.connection.execute(
-            f"""{statement.format(table="events")}
+            f"""{statement.format(table="_events")}
                 SELECT {columns}, epoch(ts) AS epoch_s, {PRINCIPAL_SQL}
                 FROM {origin} {where}"""
         )
         owners = (
             "SELECT epoch_s, actor_kind, actor_key, route, resource, audience, status, "
             f"object_id, {CLASS_FLAGS}, len(owner_ids) AS owners_shown, "
-            "unnest(owner_ids) AS owner FROM events WHERE len(owner_ids) > 0"
+            "unnest(owner_ids) AS owner FROM _events WHERE len(owner_ids) > 0"
         )
         if not owners_from_events:
             owners = (
@@ -128,7 +146,7 @@ class DuckDBEngine:
                 f"unnest(owner_ids) AS owner FROM {origin} {where} "
                 f"{'AND' if where else 'WHERE'} len(owner_ids) > 0"
             )
-        table = statement.format(table="event_owners").replace("VIEW", "TABLE")
+        table = statement.format(table="_event_owners").replace("VIEW", "TABLE")
         self.connection.execute(f"{table} {owners}")
 
     def load_table(self, name: str, table: pa.Table) -> None:

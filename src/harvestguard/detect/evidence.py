@@ -69,33 +69,29 @@ def exposures(engine: Engine, members: Sequence[tuple[str, ActorKey]]) -> dict[s
             last_seen=_utc(row["last_seen"]),
             sample_request_ids=tuple((row["samples"] or "").split()),
         )
-    per_class = " UNION ALL ".join(
-        f"SELECT entity, owner, '{c.value}' AS data_class FROM mine WHERE has_{c.value}"
-        for c in DataClass
+    # one pass: per entity and owner, which data classes it received; then per entity
+    received = ", ".join(
+        f"max(CASE WHEN o.has_{c.value} THEN 1 ELSE 0 END) AS {c.value}" for c in DataClass
     )
+    counted = ", ".join(f"sum({c.value}) AS {c.value}" for c in DataClass)
     records = engine.query(
         f"""
-        WITH mine AS (
-            SELECT m.entity, o.* FROM event_owners o
+        WITH pairs AS (
+            SELECT m.entity, o.owner, {received}
+            FROM event_owners o
             JOIN _members m ON m.actor_kind = o.actor_kind AND m.actor_key = o.actor_key
-        ),
-        pairs AS (SELECT DISTINCT entity, owner, data_class FROM ({per_class}) classes)
-        SELECT entity, data_class, count(*) AS owners FROM pairs GROUP BY entity, data_class
-        """
-    ).to_pylist()
-    owners = engine.query(
-        """
-        SELECT m.entity, count(DISTINCT o.owner) AS owners FROM event_owners o
-        JOIN _members m ON m.actor_kind = o.actor_kind AND m.actor_key = o.actor_key
-        GROUP BY m.entity
+            GROUP BY m.entity, o.owner
+        )
+        SELECT entity, count(owner) AS owners, {counted} FROM pairs GROUP BY entity
         """
     ).to_pylist()
     for row in records:
         exposure = found.setdefault(row["entity"], Exposure())
-        exposure.records_by_class[row["data_class"]] = row["owners"]
-        exposure.records += row["owners"]
-    for row in owners:
-        found.setdefault(row["entity"], Exposure()).owners = row["owners"]
+        for data_class in DataClass:
+            if row[data_class.value]:
+                exposure.records_by_class[data_class.value] = int(row[data_class.value])
+                exposure.records += int(row[data_class.value])
+        exposure.owners = int(row["owners"])
     return found
 
 
@@ -104,6 +100,8 @@ def allowlisted(engine: Engine, members: Sequence[tuple[str, ActorKey]]) -> dict
     carry an allow-listed key (a verified crawler's address range, a partner's client id)."""
     if not members or not engine.has_table("allowlist"):
         return {}
+    if not engine.query("SELECT count(*) AS n FROM allowlist").column("n")[0].as_py():
+        return {}  # nothing is allow-listed: spares a pass over the events
     _load_members(engine, members)
     matches = " OR ".join(
         f"(a.kind = '{kind}' AND a.key = e.{column})" for kind, column in ALLOWLIST_COLUMNS.items()

@@ -161,22 +161,31 @@ class SparkEngine:
         where = f"WHERE {' AND '.join(bounds)}" if bounds else ""
         # epoch_s is derived from microseconds so that it equals DuckDB's epoch(ts) exactly
         self.session.sql(
-            f"""CREATE OR REPLACE TEMPORARY VIEW events AS
+            f"""CREATE OR REPLACE TEMPORARY VIEW _all_events AS
                 SELECT * FROM (
                     SELECT {columns}, CAST(unix_micros(ts) AS DOUBLE) / 1000000.0D AS epoch_s,
                            {PRINCIPAL_SQL}
                     FROM _source) framed {where}"""
         )
         if "event_owners" in self._tables:
-            self.session.catalog.uncacheTable("event_owners")
+            self.session.catalog.uncacheTable("_all_event_owners")
         self.session.sql(
-            f"""CREATE OR REPLACE TEMPORARY VIEW event_owners AS
+            f"""CREATE OR REPLACE TEMPORARY VIEW _all_event_owners AS
                 SELECT epoch_s, actor_kind, actor_key, route, resource, audience, status,
                        object_id, {CLASS_FLAGS}, size(owner_ids) AS owners_shown,
                        explode(owner_ids) AS owner
-                FROM events WHERE size(owner_ids) > 0"""
+                FROM _all_events WHERE size(owner_ids) > 0"""
         )
-        self.session.catalog.cacheTable("event_owners")
+        self.session.catalog.cacheTable("_all_event_owners")
+        self.restrict(None)
+
+    def restrict(self, since: float | None) -> None:
+        """``events`` and ``event_owners`` show only the events from ``since`` on (all: None)."""
+        where = "" if since is None else f" WHERE epoch_s >= {float(since)!r}D"
+        for name in ("events", "event_owners"):
+            self.session.sql(
+                f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT * FROM _all_{name}{where}"
+            )
         self._tables |= {"events", "event_owners"}
 
     def load_table(self, name: str, table: pa.Table) -> None:
@@ -194,6 +203,6 @@ class SparkEngine:
     def close(self) -> None:
         # Spark stays up for the next engine of the process; only this engine's cache goes
         if self._session is not None and "event_owners" in self._tables:
-            self._session.catalog.uncacheTable("event_owners")
+            self._session.catalog.uncacheTable("_all_event_owners")
         self._tables.clear()
         shutil.rmtree(self._scratch, ignore_errors=True)

@@ -30,7 +30,10 @@ import yaml
 SEVERITIES = ("low", "medium", "high", "critical")
 PARAMETER_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 REQUIRED_KEYS = ("id", "title", "severity", "tos_clause", "explanation")
-OPTIONAL_KEYS = ("parameters", "needs", "uses", "description")
+OPTIONAL_KEYS = ("parameters", "needs", "uses", "description", "resets")
+# what a detector's rows start afresh at (incremental mode recomputes only since the last one),
+# and the parameter holding that period
+RESETS = {"window": "window_minutes", "horizon": "horizon_hours", "day": None}
 CONTEXT_TABLES = (
     "follows",
     "accounts",
@@ -102,6 +105,7 @@ class DetectorSpec:
     needs: tuple[str, ...] = ()  # context tables without which the detector is skipped
     uses: tuple[str, ...] = ()  # context tables read when present (empty otherwise)
     description: str = ""
+    resets: str | None = None  # None: a row may depend on any event retained
 
     def render(self, overrides: Mapping[str, object] | None = None) -> str:
         """The SQL with every parameter substituted as a typed literal."""
@@ -192,6 +196,18 @@ def _spec(
                 path, line_of(key), f"{key} lists context tables among {', '.join(CONTEXT_TABLES)}"
             )
         tables[key] = tuple(str(n) for n in names)
+    resets = header.get("resets")
+    if resets is not None and (
+        not isinstance(resets, str)
+        or resets not in RESETS
+        or (RESETS[resets] is not None and RESETS[resets] not in parameters)
+    ):
+        raise DetectorError(
+            path,
+            line_of("resets"),
+            "resets is window (with a window_minutes parameter), horizon (with horizon_hours) "
+            "or day",
+        )
     if not re.match(r"^(WITH|SELECT)\b", sql, re.IGNORECASE):
         raise DetectorError(path, sql_line, "the header must be followed by one SELECT (or WITH)")
     if ";" in _without_strings(sql):
@@ -212,6 +228,7 @@ def _spec(
         needs=tables["needs"],
         uses=tables["uses"],
         description=str(header.get("description") or ""),
+        resets=None if resets is None else str(resets),
     )
 
 

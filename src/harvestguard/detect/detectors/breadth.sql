@@ -8,6 +8,7 @@
 --   (the policy's audience is not follower or owner) and mostly such strangers, or of a very
 --   large number of them whatever the share, accumulated since the start of the horizon. People
 --   mostly browse their own circle; the busiest also see many strangers, but as a minority.
+-- resets: horizon
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}

@@ -8,6 +8,7 @@
 --   neighbourhood (neither followed nor followed by someone it follows), and their share of all
 --   the owners it viewed, accumulated since the start of the horizon.
 -- needs: [follows]
+-- resets: horizon
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}

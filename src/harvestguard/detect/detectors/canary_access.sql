@@ -7,6 +7,7 @@
 --   Canaries are objects no person has a reason to open (listed in the canaries table, filled by
 --   attribution): any successful read of one is reported, at the window it happened in.
 -- needs: [canaries]
+-- resets: window
 -- parameters:
 --   window_minutes: {type: int, default: 5, min: 1, max: 1440}
 -- explanation: >

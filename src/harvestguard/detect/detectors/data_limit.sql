@@ -7,6 +7,7 @@
 --   Distinct owners whose data of each class a principal received since the start of the
 --   horizon, against a limit per class. Owners shown on location pages and in feeds count too:
 --   this measures exposure, whatever the page.
+-- resets: horizon
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}
@@ -19,18 +20,38 @@
 -- explanation: >
 --   {owners} people's {data_class} data received, over the limit of {data_limit}
 -- ---
-WITH pairs AS (
-    SELECT actor_kind, actor_key, owner,
+WITH received AS (
+    SELECT actor_kind, actor_key, owner, epoch_s,
            floor(epoch_s / ({{horizon_hours}} * 3600)) AS horizon,
-           min(CASE WHEN has_identity THEN floor(epoch_s / ({{window_minutes}} * 60)) END) AS w_identity,
-           min(CASE WHEN has_location THEN floor(epoch_s / ({{window_minutes}} * 60)) END) AS w_location,
-           min(CASE WHEN has_photo THEN floor(epoch_s / ({{window_minutes}} * 60)) END) AS w_photo,
-           min(CASE WHEN has_ephemeral THEN floor(epoch_s / ({{window_minutes}} * 60)) END) AS w_ephemeral,
-           min(CASE WHEN has_social_graph THEN floor(epoch_s / ({{window_minutes}} * 60)) END) AS w_social_graph,
-           min(CASE WHEN has_contact THEN floor(epoch_s / ({{window_minutes}} * 60)) END) AS w_contact
+           has_identity, has_location, has_photo, has_ephemeral, has_social_graph, has_contact
     FROM event_owners
     WHERE audience NOT IN ('owner', 'follower')
-    GROUP BY actor_kind, actor_key, owner, floor(epoch_s / ({{horizon_hours}} * 3600))
+),
+candidates AS (
+    -- distinct owners never outnumber the rows they came in: a principal that did not receive
+    -- as many rows of some class in a horizon as that class's limit cannot exceed it there
+    SELECT actor_kind, actor_key, horizon
+    FROM received
+    GROUP BY actor_kind, actor_key, horizon
+    HAVING sum(CASE WHEN has_identity THEN 1 ELSE 0 END) >= {{limit_identity}}
+        OR sum(CASE WHEN has_location THEN 1 ELSE 0 END) >= {{limit_location}}
+        OR sum(CASE WHEN has_photo THEN 1 ELSE 0 END) >= {{limit_photo}}
+        OR sum(CASE WHEN has_ephemeral THEN 1 ELSE 0 END) >= {{limit_ephemeral}}
+        OR sum(CASE WHEN has_social_graph THEN 1 ELSE 0 END) >= {{limit_social_graph}}
+        OR sum(CASE WHEN has_contact THEN 1 ELSE 0 END) >= {{limit_contact}}
+),
+pairs AS (
+    SELECT r.actor_kind, r.actor_key, r.owner, r.horizon,
+           min(CASE WHEN r.has_identity THEN floor(r.epoch_s / ({{window_minutes}} * 60)) END) AS w_identity,
+           min(CASE WHEN r.has_location THEN floor(r.epoch_s / ({{window_minutes}} * 60)) END) AS w_location,
+           min(CASE WHEN r.has_photo THEN floor(r.epoch_s / ({{window_minutes}} * 60)) END) AS w_photo,
+           min(CASE WHEN r.has_ephemeral THEN floor(r.epoch_s / ({{window_minutes}} * 60)) END) AS w_ephemeral,
+           min(CASE WHEN r.has_social_graph THEN floor(r.epoch_s / ({{window_minutes}} * 60)) END) AS w_social_graph,
+           min(CASE WHEN r.has_contact THEN floor(r.epoch_s / ({{window_minutes}} * 60)) END) AS w_contact
+    FROM received r
+    JOIN candidates c
+      ON c.actor_kind = r.actor_kind AND c.actor_key = r.actor_key AND c.horizon = r.horizon
+    GROUP BY r.actor_kind, r.actor_key, r.owner, r.horizon
 ),
 exposures AS (
     SELECT actor_kind, actor_key, horizon, 'identity' AS data_class, w_identity AS w

@@ -16,6 +16,7 @@
 --   post happens to fall in the sequence is browsing other pages too. A sweep slower than min_items_per_minute is
 --   left to the crawler policy (robots.txt, the allow-list): search engines walk public profiles
 --   in order too, at a polite rate.
+-- resets: day
 -- parameters:
 --   window_minutes: {type: int, default: 5, min: 1, max: 1440}
 --   bucket_minutes: {type: int, default: 30, min: 1, max: 1440}

@@ -9,6 +9,7 @@
 --   (400), and out-of-purpose reads: user search and bulk look-ups, and, with the partner_apps
 --   table, resources outside its scopes. Accumulated since the start of the horizon.
 -- uses: [partner_apps]
+-- resets: horizon
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}

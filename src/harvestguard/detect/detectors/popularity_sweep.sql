@@ -25,8 +25,11 @@ WITH declared AS (
     SELECT followee AS owner, count(*) AS followers FROM follows GROUP BY followee
 ),
 observed AS (
-    SELECT owner, count(DISTINCT actor_key) AS followers
-    FROM event_owners WHERE actor_kind = 'account' AND audience = 'follower'
+    -- distinct accounts seen viewing each owner as followers (pairs first: cheaper than a
+    -- count of distinct values per owner)
+    SELECT owner, count(actor_key) AS followers
+    FROM (SELECT DISTINCT owner, actor_key FROM event_owners
+          WHERE actor_kind = 'account' AND audience = 'follower') follower_views
     GROUP BY owner
 ),
 popularity AS (

@@ -82,7 +82,8 @@ sized AS (
 ),
 reported AS (
     -- one row per account and cohort size: the first window it fired at that size
-    SELECT *, row_number() OVER (PARTITION BY actor_key, horizon, cohort ORDER BY w) AS nth
+    SELECT *, row_number() OVER (PARTITION BY actor_key, horizon, cohort ORDER BY w, fingerprint)
+                  AS nth
     FROM sized
     WHERE qualifies = 1 AND cohort >= {{min_cohort}}
 )

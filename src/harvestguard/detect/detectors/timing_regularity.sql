@@ -8,6 +8,7 @@
 --   requests in a window. People browse in bursts and pauses (a CV near or above 1, more behind a
 --   shared address); a scheduler on a clock is regular. A supporting signal: alone it does not
 --   flag anyone, because polite crawlers are regular too.
+-- resets: window
 -- parameters:
 --   window_minutes: {type: int, default: 120, min: 1, max: 1440}
 --   min_requests: {type: int, default: 20, min: 3}

@@ -7,6 +7,7 @@
 --   Requests per principal in each window against the other principals of the same kind in the
 --   same window: robust z-score from the median and the median absolute deviation (MAD), so the
 --   bar moves with the traffic instead of being a fixed number. A floor keeps tiny windows quiet.
+-- resets: window
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   min_z: {type: float, default: 8.0, min: 1}
