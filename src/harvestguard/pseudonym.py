@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal
 
 from harvestguard.config import MIN_KEY_BYTES, GuardConfig
 
@@ -44,6 +45,11 @@ class Pseudonymiser:
         self._key = key
         self._previous_keys = tuple(previous_keys)
         self._prefixes = {4: ipv4_prefix, 6: ipv6_prefix}
+        self._pads: tuple[Any, Any] | None = None
+
+    @property
+    def ipv4_prefix(self) -> int:
+        return self._prefixes[4]
 
     @classmethod
     def from_config(cls, config: GuardConfig) -> Pseudonymiser:
@@ -58,6 +64,47 @@ class Pseudonymiser:
     def net(self, addr: str) -> str:
         """The pseudonym of the network of an address; a network (``1.2.3.0/24``) is taken as is."""
         return _hash(self._key, b"net", self._net_material(addr))
+
+    def address_keys(self, address: _Address) -> tuple[str, str]:
+        """The ``ip`` and ``net`` pseudonyms of an already parsed address, equal to
+        ``(ip(str(address)), net(str(address)))`` without parsing the text twice more (a log
+        scan meets hundreds of thousands of distinct clients)."""
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        prefix = self._prefixes[address.version]
+        bits = address.max_prefixlen
+        mask = ((1 << bits) - 1) ^ ((1 << (bits - prefix)) - 1)
+        network = f"{type(address)(int(address) & mask)}/{prefix}"
+        return (
+            _hash(self._key, b"ip", (True, str(address))),
+            _hash(self._key, b"net", (True, network)),
+        )
+
+    def canonical_keys(self, domain: Literal["ip", "net"], texts: Iterable[str]) -> list[str]:
+        """The pseudonyms of many addresses (``domain`` ``"ip"``) or networks (``"net"``) given
+        in canonical form, as ``str()`` of an ``ipaddress`` object writes them (``203.0.113.9``,
+        ``203.0.113.0/24``): equal to ``ip(text)`` / ``net(text)`` for each, at half the cost.
+        For bulk callers: a log scan meets hundreds of thousands of distinct clients."""
+        # HMAC-SHA256 (RFC 2104) written out on hashlib: the key's inner and outer pads are
+        # hashed once and their SHA-256 states copied per message, where hmac.digest hashes
+        # them again for every message (tests check both give the same digests)
+        if self._pads is None:
+            block = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
+            block = block.ljust(64, b"\x00")
+            self._pads = (
+                hashlib.sha256(bytes(b ^ 0x36 for b in block)),
+                hashlib.sha256(bytes(b ^ 0x5C for b in block)),
+            )
+        inner, outer = self._pads
+        prefix = domain.encode() + b"\x00"
+        found: list[str] = []
+        for text in texts:
+            step = inner.copy()
+            step.update(prefix + text.encode())
+            final = outer.copy()
+            final.update(step.digest())
+            found.append(final.digest()[:DIGEST_BYTES].hex())
+        return found
 
     def ip_variants(self, addr: str) -> tuple[str, ...]:
         """The pseudonyms of an address under the current key, then each previous key."""
@@ -99,5 +146,5 @@ def _hash(key: bytes, domain: bytes, material: tuple[bool, str]) -> str:
     valid, text = material
     # the domain keeps an address and a network of the same text from sharing a pseudonym
     message = domain + (b"\x00" if valid else b"\x01") + text.encode("utf-8", "surrogatepass")
-    digest = hmac.new(key, message, hashlib.sha256).digest()[:DIGEST_BYTES].hex()
+    digest = hmac.digest(key, message, "sha256")[:DIGEST_BYTES].hex()
     return digest if valid else INVALID_PREFIX + digest
