@@ -25,6 +25,7 @@ OPERATIONS: dict[tuple[str, str], list[str]] = {
     ("get", "/api/v1/media/{post_id}/comments"): ["media:read"],
     ("get", "/api/v1/locations/{venue_id}"): ["location:read"],
     ("get", "/api/v1/locations/{venue_id}/media"): ["location:read", "media:read"],
+    ("get", "/api/v1/compliance"): ["compliance:read"],
 }
 OBJECT_ROUTES = {key for key in OPERATIONS if "{" in key[1]}
 

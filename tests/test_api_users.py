@@ -55,7 +55,7 @@ def test_me_describes_the_app_and_nothing_personal(client: TestClient, world: Wo
         "client_id": app.app.client_id,
         "name": "Acme Insights",
         "purpose": "analytics for business accounts",
-        "scopes": ["media:read", "profile:basic"],
+        "scopes": ["compliance:read", "media:read", "profile:basic"],  # the first: every app's
     }
 
 

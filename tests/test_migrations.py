@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,4 +99,8 @@ def test_the_migrations_render_for_postgresql() -> None:
     assert fk in script
     assert script.index("CREATE TABLE media (") < script.index(fk)
     assert "TIMESTAMP WITHOUT TIME ZONE" in script
-    assert f"INSERT INTO alembic_version (version_num) VALUES ('{_head()}')" in script
+    # the first revision inserts its version, each later one updates it: the last names the head
+    versions = re.findall(
+        r"(?:INSERT INTO alembic_version .*VALUES \(|SET version_num=)'(\w+)'", script
+    )
+    assert versions[-1] == _head()

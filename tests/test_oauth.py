@@ -44,7 +44,7 @@ def test_basic_auth_issues_a_hashed_expiring_token(
     assert set(body) == {"access_token", "token_type", "expires_in", "scope"}
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == settings.token_ttl_seconds
-    assert body["scope"] == "media:read profile:basic"
+    assert body["scope"] == "compliance:read media:read profile:basic"
     assert response.headers["cache-control"] == "no-store"
     assert "set-cookie" not in response.headers
 

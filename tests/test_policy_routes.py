@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from harvestguard.policy import redact
-from photoshare import serialize
+from photoshare import deletions, serialize
 from photoshare.app import ROUTE_MODULES
 from photoshare.db import utcnow
 from photoshare.deps import SESSION_COOKIE
@@ -41,6 +41,7 @@ from photoshare.partners import SCOPES
 from photoshare.security import new_token, token_hash
 from photoshare.viewer import Viewer
 from tests.factories import World
+from tests.web_helpers import form_token
 
 # Values too short or too common to search for without false alarms are not checked.
 _MIN_SENTINEL_LENGTH = 8
@@ -79,6 +80,12 @@ def _build_world(world: World) -> None:
     world.follow(erin, carol, approved=False)
     app, _secret = world.partner_app("Sentinel Analytics", scopes=" ".join(sorted(SCOPES)))
     world.authorise(app, alice)
+    # tombstones for the compliance feed: a deleted post and story, a revoked authorisation
+    media_dir = world.media_dir
+    deletions.delete_post(world.db, world.post(bob, caption="bob deleted caption"), media_dir)
+    deletions.delete_story(world.db, world.story(dave, venue=hotel), media_dir)
+    world.authorise(app, dave)
+    deletions.revoke_authorisation(world.db, dave.id, app.id)
 
 
 def _objects(db: Session) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -172,6 +179,7 @@ def _parameter_values(db: Session) -> dict[str, list[str]]:
 
 
 _QUERIES = ("q=a", "q=sentinel", "q=caf")
+_FEED_QUERIES = ("limit=1", "since=2000-01-01T00:00:00Z")
 
 
 def _urls(db: Session) -> list[str]:
@@ -193,6 +201,8 @@ def _urls(db: Session) -> list[str]:
             ]
         if "search" in route.path:
             expanded = [f"{url}?{query}" for url in expanded for query in _QUERIES]
+        if route.path == "/api/v1/compliance":
+            expanded += [f"{url}?{query}" for url in expanded for query in _FEED_QUERIES]
         urls.extend(expanded)
     return urls
 
@@ -275,3 +285,52 @@ def test_the_check_sees_a_leak(app: FastAPI, db: Session, callers: list[Caller])
     expired = db.scalars(select(Story).where(Story.expires_at < utcnow())).one()
     for caller in callers:
         assert serialize.media_url(expired.media) in _denied_values(db, caller.viewer, app)
+
+
+def test_the_compliance_feed_is_covered_and_gives_ids_only(
+    db: Session, callers: list[Caller]
+) -> None:
+    assert "/api/v1/compliance" in _urls(db)
+    partner = next(c for c in callers if c.viewer.is_partner)
+    events = partner.client.get("/api/v1/compliance", headers=partner.headers).json()["items"]
+    assert {event["type"] for event in events} == {
+        "post.deleted",
+        "story.deleted",
+        "authorisation.revoked",
+    }
+    for event in events:
+        assert set(event) == {"id", "type", "object_id", "user_id", "occurred_at"}
+    for caller in callers:
+        if not caller.viewer.is_partner:
+            assert caller.client.get("/api/v1/compliance").status_code == 401
+
+
+def test_deleting_what_is_not_yours_discloses_and_deletes_nothing(
+    app: FastAPI, db: Session, callers: list[Caller]
+) -> None:
+    """The delete forms of posts and stories, posted by everyone but the owner, with a valid
+    CSRF token where the caller has a session: the same answer as for a missing object."""
+    targets = [(f"/p/{p.id}/delete", p.owner_id) for p in db.scalars(select(Post))]
+    targets += [(f"/stories/{s.id}/delete", s.owner_id) for s in db.scalars(select(Story))]
+    targets += [("/p/999999/delete", None), ("/stories/999999/delete", None)]
+    before = (len(db.scalars(select(Post)).all()), len(db.scalars(select(Story)).all()))
+    leaks: list[str] = []
+    anonymous_denied = _denied_values(db, Viewer(), app)
+    for caller in callers:
+        user = caller.viewer.user
+        token = form_token(caller.client.get("/").text) if user is not None else ""
+        denied = _denied_values(db, caller.viewer, app) if user else anonymous_denied
+        for url, owner_id in targets:
+            if user is not None and owner_id == user.id:
+                continue
+            response = caller.client.post(
+                url, data={"csrf_token": token}, headers=caller.headers, follow_redirects=False
+            )
+            expected = 404 if user is not None else 303  # nobody is sent to log in first
+            assert response.status_code == expected, f"{caller.name} POST {url}"
+            leaks.extend(
+                f"{caller.name} POST {url} shows {v!r}" for v in denied if v in response.text
+            )
+    db.expire_all()
+    assert (len(db.scalars(select(Post)).all()), len(db.scalars(select(Story)).all())) == before
+    assert not leaks, "\n".join(leaks[:40])

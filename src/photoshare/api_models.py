@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from photoshare.models import ComplianceEventType
+
 MAX_LOOKUP = 100
 
 Username = Annotated[str, StringConstraints(min_length=1, max_length=30, strip_whitespace=True)]
@@ -144,3 +146,29 @@ class LookupResult(BaseModel):
     not_found: list[str] = Field(
         description="Usernames with no profile this app may see: unknown, or not authorised."
     )
+
+
+class ComplianceEventItem(BaseModel):
+    """A deletion the app must honour: it deletes what it holds of the object. Ids only."""
+
+    id: int = Field(description="The event's id; ids grow in the order of the feed.")
+    type: ComplianceEventType = Field(
+        description="post.deleted, story.expired, story.deleted: delete the post or story. "
+        "authorisation.revoked: delete what the app obtained of the account through its "
+        "authorisation. account.deleted: delete everything of the account."
+    )
+    object_id: int = Field(
+        description="The post, story, authorisation or account (for account.deleted, the "
+        "account's id again)."
+    )
+    user_id: int = Field(description="The account the object belonged to.")
+    occurred_at: datetime = Field(description="When the platform deleted it (UTC).")
+
+
+class ComplianceEventPage(BaseModel):
+    items: list[ComplianceEventItem]
+    next_cursor: str = Field(
+        description="Never null: pass as `cursor` for the next page, and keep it to poll for "
+        "new events later."
+    )
+    has_more: bool = Field(description="True when more events are waiting now.")

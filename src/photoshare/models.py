@@ -26,6 +26,16 @@ class FollowStatus(enum.StrEnum):
     APPROVED = "approved"
 
 
+class ComplianceEventType(enum.StrEnum):
+    """What a partner app must honour: delete what it holds of the object (``compliance.py``)."""
+
+    POST_DELETED = "post.deleted"
+    STORY_EXPIRED = "story.expired"
+    STORY_DELETED = "story.deleted"
+    AUTHORISATION_REVOKED = "authorisation.revoked"
+    ACCOUNT_DELETED = "account.deleted"
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -197,6 +207,35 @@ class PartnerAuthorisation(Base):
     )
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ComplianceEvent(Base):
+    """A tombstone: an object that is gone, written in the transaction that deleted it.
+
+    Ids only, never the deleted data. ``app_id`` is None for an event every partner app receives,
+    or the one app it concerns. The ids grow in commit order (``compliance.record``), which the
+    feed's cursor relies on; AUTOINCREMENT keeps SQLite from reusing the ids of purged events.
+    """
+
+    __tablename__ = "compliance_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    type: Mapped[ComplianceEventType] = mapped_column(
+        Enum(
+            ComplianceEventType,
+            native_enum=False,
+            length=24,
+            values_callable=lambda kinds: [kind.value for kind in kinds],
+        )
+    )
+    object_id: Mapped[int] = mapped_column(Integer)
+    # the deleted account may be gone: a plain id, no foreign key
+    user_id: Mapped[int] = mapped_column(Integer)
+    app_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partner_apps.id", ondelete="CASCADE"), index=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 Index("ix_follows_pair_status", Follow.follower_id, Follow.followee_id, Follow.status)

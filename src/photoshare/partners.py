@@ -18,8 +18,18 @@ SCOPES = frozenset(
         "contact:read",
         "media:read",
         "location:read",
+        "compliance:read",
     }
 )
+
+# Scopes every registered app holds whatever its registration lists: reading the deletion-
+# compliance feed is an obligation of every partner, not a privilege granted to some.
+OBLIGATORY_SCOPES = frozenset({"compliance:read"})
+
+
+def granted_scopes(app: PartnerApp) -> frozenset[str]:
+    """What the app may ask a token for: its registration's scopes and the obligatory ones."""
+    return app.scope_set | OBLIGATORY_SCOPES
 
 
 def register_partner(

@@ -16,15 +16,19 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Path, Query, Request, Security
 from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
 from fastapi.security import OAuth2, SecurityScopes
+from pydantic import AwareDatetime
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from harvestguard import context
+from photoshare import compliance
 from photoshare.api_models import (
     MAX_LOOKUP,
     ApiError,
     CommentItem,
     CommentPage,
+    ComplianceEventItem,
+    ComplianceEventPage,
     Location,
     LookupResult,
     MediaItem,
@@ -49,6 +53,8 @@ SCOPE_DESCRIPTIONS = {
     "contact:read": "The e-mail address of a profile.",
     "media:read": "Posts (image, caption, time, counts) and their comments.",
     "location:read": "Venues, and the venue and coordinates of posts.",
+    "compliance:read": "The deletion-compliance feed: ids of deleted objects to delete too. "
+    "Every app holds it.",
 }
 
 partner_oauth = OAuth2(
@@ -90,6 +96,7 @@ ProfileReader = Annotated[Viewer, _partner_with("profile:basic")]
 MediaReader = Annotated[Viewer, _partner_with("media:read")]
 LocationReader = Annotated[Viewer, _partner_with("location:read")]
 LocationMediaReader = Annotated[Viewer, _partner_with("location:read", "media:read")]
+ComplianceReader = Annotated[Viewer, _partner_with("compliance:read")]
 
 # SQLite and PostgreSQL integers are 64-bit; larger ids would fail in the driver, not say 404.
 ObjectId = Annotated[int, Path(ge=1, le=2**63 - 1)]
@@ -437,3 +444,38 @@ def location_media(
         Post.venue_id == venue_id, Post.owner_id.in_(_authorising_owners(viewer))
     )
     return _media_page(request, db, viewer, query, limit, cursor)
+
+
+@router.get(
+    "/compliance",
+    tags=["compliance"],
+    summary="Deletions to honour",
+    description="The deletion-compliance feed: deleted posts, expired and deleted stories, "
+    "revoked authorisations of this app and deleted accounts, oldest first. Start with `since` "
+    "(or from the oldest kept event), then follow `next_cursor`, which is never null: keep the "
+    "last one and poll with it for new events. Requires compliance:read, which every app holds.",
+    responses={400: _error("A malformed `cursor` (`invalid_request`).")},
+)
+def compliance_feed(
+    db: DB,
+    viewer: ComplianceReader,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Only events at or after this time (ISO 8601 with a zone)."),
+    ] = None,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> ComplianceEventPage:
+    # A keyset page of its own rather than _keyset_page: a stream's cursor is never null, and a
+    # short page moves it to the end of the feed (see compliance.read_feed).
+    context.annotate(resource="api")
+    page = compliance.read_feed(
+        db, _app(viewer).id, after=_decode_cursor(cursor), since=since, limit=limit
+    )
+    return ComplianceEventPage(
+        items=[
+            ComplianceEventItem.model_validate(event, from_attributes=True) for event in page.events
+        ],
+        next_cursor=_encode_cursor(page.position),
+        has_more=page.has_more,
+    )

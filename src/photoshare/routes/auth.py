@@ -1,4 +1,5 @@
-"""Signing up, logging in and out, and the account's own settings (profile, partner apps)."""
+"""Signing up, logging in and out, the account's own settings (profile, partner apps), and
+deleting the account."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
-from photoshare import accounts, csrf, queries, web
+from photoshare import accounts, csrf, deletions, queries, web
 from photoshare.deps import DB, SESSION_COOKIE, CurrentViewer, get_settings, show
 from photoshare.models import PartnerApp, PartnerAuthorisation, User
+from photoshare.security import verify_password
 from photoshare.settings import Settings
 
 router = APIRouter()
@@ -128,6 +130,10 @@ def logout(
         csrf.check_session_token(session, csrf_token)
         db.delete(session)
         db.commit()
+    return _logged_out(settings)
+
+
+def _logged_out(settings: Settings) -> Response:
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(
         SESSION_COOKIE, path="/", secure=settings.secure_cookies, httponly=True, samesite="lax"
@@ -139,7 +145,7 @@ def _settings_page(
     request: Request, db: DB, viewer: CurrentViewer, user: User, **extra: Any
 ) -> Response:
     profile = show(request, db, viewer, "profile", queries.profile_object(db, user))
-    status_code = 400 if extra.get("problems") else 200
+    status_code = 400 if extra.get("problems") or extra.get("delete_problems") else 200
     return web.render(
         request, "settings.html", {"profile": profile, **extra}, status_code=status_code
     )
@@ -218,10 +224,22 @@ def authorise_app(request: Request, db: DB, user: web.BrowserUser, app_id: int) 
 
 @router.post("/settings/apps/{app_id:int}/revoke", dependencies=[csrf.SessionCsrf])
 def revoke_app(db: DB, user: web.BrowserUser, app_id: int) -> Response:
-    db.execute(
-        delete(PartnerAuthorisation).where(
-            PartnerAuthorisation.app_id == app_id, PartnerAuthorisation.user_id == user.id
-        )
-    )
-    db.commit()
+    deletions.revoke_authorisation(db, user.id, app_id)
     return RedirectResponse("/settings/apps", status_code=303)
+
+
+@router.post("/settings/delete-account", dependencies=[csrf.SessionCsrf])
+def delete_account(
+    request: Request,
+    db: DB,
+    viewer: CurrentViewer,
+    settings: AppSettings,
+    user: web.BrowserUser,
+    password: Field = "",
+) -> Response:
+    """Deletes the account for good, once its password confirms that its holder asks."""
+    if len(password) > accounts.MAX_PASSWORD or not verify_password(user.password_hash, password):
+        problems = ["Wrong password: the account was not deleted."]
+        return _settings_page(request, db, viewer, user, delete_problems=problems)
+    deletions.delete_account(db, user, settings.media_dir)
+    return _logged_out(settings)

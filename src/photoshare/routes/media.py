@@ -1,4 +1,5 @@
-"""Uploading photos (posts, stories, avatars) and serving them to those who may see them."""
+"""Uploading photos (posts, stories, avatars), deleting them, and serving them to those who may
+see them."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from harvestguard import context
-from photoshare import csrf, web
+from photoshare import csrf, deletions, web
 from photoshare.db import utcnow
 from photoshare.deps import DB, CurrentViewer, get_settings, show
 from photoshare.media import (
@@ -175,6 +176,30 @@ def create_story(
     return _upload_form(
         request, db, settings, "story", problems=problems, venue_id=venue, status_code=status_code
     )
+
+
+@router.post("/p/{post_id:int}/delete", dependencies=[csrf.SessionCsrf])
+def delete_post(
+    request: Request, db: DB, settings: AppSettings, user: web.BrowserUser, post_id: int
+) -> Response:
+    """The owner deletes a post; to anyone else it is not there (as if it did not exist)."""
+    post = db.get(Post, post_id)
+    if post is None or post.owner_id != user.id:
+        return web.not_found(request)
+    deletions.delete_post(db, post, settings.media_dir)
+    return RedirectResponse(f"/u/{user.username}", status_code=303)
+
+
+@router.post("/stories/{story_id:int}/delete", dependencies=[csrf.SessionCsrf])
+def delete_story(
+    request: Request, db: DB, settings: AppSettings, user: web.BrowserUser, story_id: int
+) -> Response:
+    """The owner deletes a story before it expires; to anyone else it is not there."""
+    story = db.get(Story, story_id)
+    if story is None or story.owner_id != user.id:
+        return web.not_found(request)
+    deletions.delete_story(db, story, settings.media_dir)
+    return RedirectResponse(f"/u/{user.username}/stories", status_code=303)
 
 
 @router.post("/settings/avatar", dependencies=[csrf.SessionCsrf])

@@ -24,7 +24,7 @@ from photoshare.api_models import OAuthError, TokenResponse
 from photoshare.db import utcnow
 from photoshare.deps import DB, get_settings
 from photoshare.models import PartnerApp, PartnerToken
-from photoshare.partners import SCOPES
+from photoshare.partners import SCOPES, granted_scopes
 from photoshare.security import hash_password, new_token, token_hash, verify_password
 from photoshare.settings import Settings
 
@@ -103,11 +103,11 @@ def _granted(app: PartnerApp, scope: str | None) -> frozenset[str]:
     """The scopes asked for, or all the app's when none are; asking beyond them is refused."""
     requested = frozenset(scope.split(" ")) - {""} if scope else frozenset()
     if not requested:
-        return app.scope_set
+        return granted_scopes(app)
     unknown = requested - SCOPES
     if unknown:
         raise _TokenError("invalid_scope", f"unknown scopes: {' '.join(sorted(unknown))}")
-    beyond = requested - app.scope_set
+    beyond = requested - granted_scopes(app)
     if beyond:
         raise _TokenError("invalid_scope", f"scopes not granted: {' '.join(sorted(beyond))}")
     return requested

@@ -221,6 +221,7 @@ def post_page(request: Request, db: DB, viewer: CurrentViewer, post_id: int) -> 
         "comments": _visible(request, db, viewer, "comment", map(comment_dict, comments)),
         "liked": bool(liked),
         "logged_in": viewer.user is not None,
+        "owned": viewer.user is not None and viewer.user.id == post.owner_id,
     }
     return web.render(request, "post.html", page)
 
@@ -233,7 +234,8 @@ def story_page(request: Request, db: DB, viewer: CurrentViewer, story_id: int) -
     shown = show(request, db, viewer, "story", story_dict(story))
     if shown is None:
         return web.not_found(request)
-    return web.render(request, "story.html", {"story": shown})
+    owned = viewer.user is not None and viewer.user.id == story.owner_id
+    return web.render(request, "story.html", {"story": shown, "owned": owned})
 
 
 @router.get("/explore/locations/{venue_id:int}")
