@@ -18,8 +18,8 @@ install: $(STAMP)
 system:
 	bash scripts/install-system-packages.sh
 
-demo: $(STAMP)
-	$(BIN)/photoshare demo
+demo: system $(STAMP)
+	$(BIN)/harvestguard demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

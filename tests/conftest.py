@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from photoshare.app import create_app
 from photoshare.settings import Settings
 from tests.factories import World
+from tests.redis_helpers import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -42,3 +43,21 @@ def db(app: FastAPI) -> Iterator[Session]:
 @pytest.fixture
 def world(app: FastAPI, db: Session) -> World:
     return World(db=db, media_dir=app.state.settings.media_dir)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port, shared by the session's tests."""
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """The shared server's URL, emptied before each test."""
+    with redis_server.client() as client:
+        client.flushall()
+    yield redis_server.url

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
@@ -11,13 +12,18 @@ from rich.console import Console
 from rich.table import Table
 
 from harvestguard.detect.cli import detect_command
+from harvestguard.enforce.cli import app as case_app
+from harvestguard.enforce.decisions_cli import app as decisions_app
 from harvestguard.events import AudienceKind
 from harvestguard.policy import Policy, PolicyError, default_policy, load_policy
 from harvestguard.policy.model import Rule
 from harvestguard.retention import enforce_retention
+from harvestguard.scan.cli import scan_command
 from harvestguard.simulate.cli import app as simulate_app
 from harvestguard.simulate.cli import eval_command
 from harvestguard.sinks import read_store
+
+PLUGIN_GROUP = "harvestguard.commands"
 
 app = typer.Typer(
     help="harvestguard: protects the users of a social platform from data harvesting.",
@@ -166,3 +172,16 @@ def retention(
 app.add_typer(simulate_app, name="simulate")
 app.command("eval")(eval_command)
 app.command("detect")(detect_command)
+app.add_typer(case_app, name="case")
+app.add_typer(decisions_app, name="decisions")
+app.command("scan")(scan_command)
+
+
+def _add_plugin_commands() -> None:
+    """Commands that installed packages register under the ``harvestguard.commands`` entry
+    point (photoshare's ``demo``), the way pytest and Datasette find their plugins."""
+    for entry in entry_points(group=PLUGIN_GROUP):
+        app.command(entry.name)(entry.load())
+
+
+_add_plugin_commands()

@@ -44,6 +44,21 @@ class GuardConfig:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 64
     ua_max_length: int = 256
+    # enforcement (docs/enforcement.md)
+    redis_url: str | None = None  # decisions and limits shared by every instance; None: in-process
+    limits_path: Path | None = None  # None: harvestguard's shipped limits
+    limits_enabled: bool = True
+    shadow: bool = False  # record what enforcement would do, without doing it
+    decisions_stale_after: float = 30.0  # seconds memory is trusted while Redis is unreachable
+    challenge_bits: int = 16  # proof-of-work difficulty: leading zero bits of SHA-256
+    challenge_pass_seconds: int = 900  # how long a solved challenge lets the client through
+    # live detection in the app's process (docs/enforcement.md, "Live detection")
+    data_dir: Path = Path("var/harvestguard")
+    live_detection: bool = False
+    cases_url: str | None = None  # None: SQLite in data_dir
+    detection_interval: float = 2.0  # real seconds between detection steps
+    time_speed: float = 1.0  # >1 only for simulations: the guard's clock runs this much faster
+    time_origin: float | None = None  # POSIX seconds from which the faster clock runs
 
     def __post_init__(self) -> None:
         if len(self.pseudonym_key) < MIN_KEY_BYTES:
@@ -54,6 +69,20 @@ class GuardConfig:
             raise GuardConfigError(f"unknown proxy header {self.proxy_header!r}")
         if self.ua_max_length < 1:
             raise GuardConfigError("ua_max_length must be positive")
+        if self.redis_url is not None and not self.redis_url.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise GuardConfigError(
+                f"HARVESTGUARD_REDIS_URL must be a redis:// URL, not {self.redis_url!r}"
+            )
+        if not 8 <= self.challenge_bits <= 32:
+            raise GuardConfigError("challenge_bits: 8..32")
+        if self.detection_interval <= 0 or self.time_speed <= 0:
+            raise GuardConfigError("detection_interval and time_speed must be positive")
+        if self.challenge_pass_seconds < 1 or self.decisions_stale_after <= 0:
+            raise GuardConfigError(
+                "challenge_pass_seconds and decisions_stale_after must be positive"
+            )
 
     @classmethod
     def from_env(
@@ -67,6 +96,7 @@ class GuardConfig:
             pseudonym_key=key.encode() if key else load_or_create_key(root),
             sink_url=env.get("HARVESTGUARD_SINK") or f"parquet:{root / 'events'}",
             spill_dir=Path(env.get("HARVESTGUARD_SPILL_DIR") or root / "spill"),
+            data_dir=root,
         )
         changes: dict[str, Any] = {}
         if proxies := env.get("HARVESTGUARD_TRUSTED_PROXIES"):
@@ -79,7 +109,27 @@ class GuardConfig:
             changes["api_prefixes"] = tuple(_split(api))
         if (exempt := env.get("HARVESTGUARD_EXEMPT_PREFIXES")) is not None:
             changes["exempt_prefixes"] = tuple(_split(exempt))
+        if redis_url := env.get("HARVESTGUARD_REDIS_URL", "").strip():
+            changes["redis_url"] = redis_url
+        if limits := env.get("HARVESTGUARD_LIMITS", "").strip():
+            if limits.lower() in _FALSE:
+                changes["limits_enabled"] = False
+            else:
+                changes["limits_path"] = Path(limits)
+        if (live := env.get("HARVESTGUARD_LIVE_DETECTION")) is not None:
+            changes["live_detection"] = _parse_bool("HARVESTGUARD_LIVE_DETECTION", live)
+        if cases := env.get("HARVESTGUARD_CASES", "").strip():
+            changes["cases_url"] = cases
+        if (shadow := env.get("HARVESTGUARD_SHADOW")) is not None:
+            changes["shadow"] = _parse_bool("HARVESTGUARD_SHADOW", shadow)
+        for name, field_name, kind in _NUMBERS:
+            if (raw := env.get(name)) is not None:
+                changes[field_name] = _parse_number(name, raw, kind)
         return dataclasses.replace(config, **changes)
+
+    @property
+    def cases_store_url(self) -> str:
+        return self.cases_url or f"sqlite:///{self.data_dir / 'cases.db'}"
 
 
 def parse_networks(values: Iterable[str]) -> tuple[IPNetwork, ...]:
@@ -117,6 +167,23 @@ def load_or_create_key(data_dir: Path) -> bytes:
     with os.fdopen(fd, "wb") as handle:
         handle.write(key)
     return key
+
+
+_NUMBERS: tuple[tuple[str, str, type[int] | type[float]], ...] = (
+    ("HARVESTGUARD_DECISIONS_STALE_AFTER", "decisions_stale_after", float),
+    ("HARVESTGUARD_CHALLENGE_BITS", "challenge_bits", int),
+    ("HARVESTGUARD_CHALLENGE_PASS_SECONDS", "challenge_pass_seconds", int),
+    ("HARVESTGUARD_DETECTION_INTERVAL", "detection_interval", float),
+    ("HARVESTGUARD_TIME_SPEED", "time_speed", float),
+    ("HARVESTGUARD_TIME_ORIGIN", "time_origin", float),
+)
+
+
+def _parse_number(name: str, value: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(value.strip())
+    except ValueError:
+        raise GuardConfigError(f"{name} must be a number, not {value!r}") from None
 
 
 def _split(value: str) -> list[str]:

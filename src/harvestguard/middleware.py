@@ -12,13 +12,13 @@ import logging
 import os
 import re
 import time
-from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from harvestguard import context
 from harvestguard.actor import FINGERPRINT_HEADER, ActorIdentifier, ActorKeys, read_headers
+from harvestguard.clock import SYSTEM_CLOCK, Clock
 from harvestguard.config import GuardConfig
 from harvestguard.decisions import ALLOW, AllowAll, DecisionStore, Verdict
 from harvestguard.events import AccessEvent, Channel, Decision, Resource
@@ -27,6 +27,9 @@ from harvestguard.pseudonym import Pseudonymiser
 logger = logging.getLogger(__name__)
 
 VERDICT_SCOPE_KEY = "harvestguard.verdict"
+KEYS_SCOPE_KEY = "harvestguard.keys"
+# a challenged request that carries what clears its challenge (a solved proof of work, a new login)
+CHALLENGE_PASSED = Verdict(Decision.ALLOW, reason="challenge passed")
 DEFAULT_RETRY_AFTER = 60
 # what a request gets when the decision store fails and the guard fails closed
 STORE_DOWN = Verdict(Decision.BLOCK, retry_after=30, reason="decision store unavailable")
@@ -45,12 +48,23 @@ class EventSubmitter(Protocol):
     def submit(self, event: AccessEvent) -> None: ...
 
 
+@runtime_checkable
+class ChallengeGate(Protocol):
+    """A challenge app that can also say whether a request has cleared its challenge
+    (harvestguard.enforce.challenge.ChallengeApp); requests for ``path`` always go to it."""
+
+    path: str
+
+    def admits(self, scope: Scope, keys: ActorKeys, *, identity: bool) -> bool: ...
+
+
 class _Exchange:
     """What the middleware learns about one request while the app serves it."""
 
-    __slots__ = ("error", "headers", "status", "verdict", "withheld", "written")
+    __slots__ = ("error", "headers", "keys", "status", "verdict", "withheld", "written")
 
-    def __init__(self, verdict: Verdict) -> None:
+    def __init__(self, verdict: Verdict, keys: ActorKeys) -> None:
+        self.keys = keys
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.written = 0
@@ -69,14 +83,19 @@ class GuardMiddleware:
         decisions: DecisionStore | None = None,
         pseudonymiser: Pseudonymiser | None = None,
         challenge: ASGIApp | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
-        """``challenge``: an ASGI app answering challenged requests instead of a plain 403; it
-        finds the verdict in ``scope["harvestguard.verdict"]``."""
+        """``challenge``: an ASGI app answering challenged web requests instead of a plain 403; it
+        finds the verdict in ``scope["harvestguard.verdict"]`` and the actor's keys in
+        ``scope["harvestguard.keys"]``. If it is a ``ChallengeGate`` too, a request that has cleared
+        its challenge is served."""
         self.app = app
         self.config = config
         self.sink = sink
         self.decisions = decisions if decisions is not None else AllowAll()
         self.challenge = challenge
+        self.clock = clock  # stamps the events; faster than real time only in simulations
+        self._gate = challenge if isinstance(challenge, ChallengeGate) else None
         self.decision_errors = 0
         self._store_failing = False
         self.identifier = ActorIdentifier(
@@ -89,7 +108,7 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        ts = datetime.now(UTC)
+        ts = self.clock.now()
         config = self.config
         headers, proxy_values = read_headers(scope, self._proxy_header)
         client = scope.get("client")
@@ -112,7 +131,18 @@ class GuardMiddleware:
         enforced = not path.startswith(config.exempt_prefixes)
 
         network_keys = ActorKeys(ip=ip, net=net, ua=ua, fingerprint=fingerprint)
-        exchange = _Exchange(self._check(network_keys) if enforced else ALLOW)
+        verdict = self._check(network_keys) if enforced else ALLOW
+        gate = self._gate
+        if (
+            gate is not None
+            and verdict.decision == Decision.CHALLENGE
+            and gate.admits(scope, network_keys, identity=False)
+        ):
+            verdict = CHALLENGE_PASSED
+        if gate is not None and path == gate.path:
+            # an answer to a challenge goes to the challenge app, whatever the verdict is now
+            verdict = Verdict(Decision.CHALLENGE, reason="challenge answer")
+        exchange = _Exchange(verdict, network_keys)
         ctx = context.RequestContext(request_id=request_id)
         root_path = scope.get("root_path", "")
         response_header = (b"x-request-id", request_id.encode())
@@ -123,7 +153,8 @@ class GuardMiddleware:
                 return
             if kind == "http.response.start":
                 if enforced and exchange.verdict.decision == Decision.ALLOW and _identified(ctx):
-                    exchange.verdict = self._check(_full_keys(network_keys, ctx))
+                    exchange.keys = _full_keys(network_keys, ctx)
+                    exchange.verdict = self._identified_verdict(scope, exchange.keys)
                     if exchange.verdict.decision != Decision.ALLOW:
                         # The app ran (it is what identified the actor) but its answer stays here.
                         exchange.withheld = True
@@ -202,6 +233,16 @@ class GuardMiddleware:
             self._store_failing = False
         return verdict
 
+    def _identified_verdict(self, scope: Scope, keys: ActorKeys) -> Verdict:
+        verdict = self._check(keys)
+        gate = self._gate
+        if gate is None or verdict.decision != Decision.CHALLENGE:
+            return verdict
+        # the account (or session, or partner app) itself challenged: only a new login clears it
+        identity = ActorKeys(account=keys.account, client=keys.client, session=keys.session)
+        challenged = self._check(identity).decision == Decision.CHALLENGE
+        return CHALLENGE_PASSED if gate.admits(scope, keys, identity=challenged) else verdict
+
     @property
     def _failure_mode(self) -> str:
         return "open" if self.config.fail_open else "closed"
@@ -210,8 +251,13 @@ class GuardMiddleware:
         self, scope: Scope, receive: Receive, send: Send, exchange: _Exchange, channel: Channel
     ) -> None:
         verdict = exchange.verdict
-        if verdict.decision == Decision.CHALLENGE and self.challenge is not None:
-            await self.challenge({**scope, VERDICT_SCOPE_KEY: verdict}, receive, send)
+        if (
+            verdict.decision == Decision.CHALLENGE
+            and self.challenge is not None
+            and channel is Channel.WEB
+        ):
+            challenge_scope = {**scope, VERDICT_SCOPE_KEY: verdict, KEYS_SCOPE_KEY: exchange.keys}
+            await self.challenge(challenge_scope, receive, send)
             return
         status, text = (
             (503, "temporarily unavailable")

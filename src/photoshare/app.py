@@ -11,11 +11,15 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from harvestguard.config import GuardConfig
+from harvestguard.enforce.setup import build_enforcement
 from harvestguard.middleware import GuardMiddleware
 from harvestguard.policy import default_policy, load_policy
 from harvestguard.sinks import BufferedSink, open_sink
 from photoshare import migrate
 from photoshare.db import make_engine, make_sessionmaker
+from photoshare.deps import SESSION_COOKIE
+from photoshare.guard_actions import PhotoshareActions
+from photoshare.guard_context import context_provider
 from photoshare.routes import api, auth, media, oauth, pages, social
 from photoshare.settings import Settings
 
@@ -37,8 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         engine.dispose()
-        if app.state.guard_sink is not None:
-            app.state.guard_sink.close()  # writes what is still queued
+        if app.state.guard is not None:
+            app.state.guard.close()  # counts and writes what is still queued
 
     app = FastAPI(
         title="photoshare",
@@ -53,12 +57,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         load_policy(settings.policy_path) if settings.policy_path else default_policy()
     )
     app.state.templates = templates
-    app.state.guard_sink = None
+    app.state.guard = app.state.guard_sink = None
+    app.state.guard_decisions = app.state.guard_limits = None
     if settings.guard:
         guard_config = GuardConfig.from_env(settings.data_dir / "guard")
         sink = BufferedSink(open_sink(guard_config.sink_url), guard_config.spill_dir)
-        app.state.guard_sink = sink
-        app.add_middleware(GuardMiddleware, config=guard_config, sink=sink)
+        guard = build_enforcement(
+            guard_config,
+            sink,
+            platform=PhotoshareActions(app.state.sessionmaker),
+            session_cookie=SESSION_COOKIE,
+            context=context_provider(app.state.sessionmaker),
+        )
+        app.state.guard = guard
+        app.state.guard_sink = guard.sink  # the limits' tee in front of the buffered sink
+        app.state.guard_decisions = guard.table
+        app.state.guard_limits = guard.limits
+        app.add_middleware(
+            GuardMiddleware,
+            config=guard_config,
+            sink=guard.intake,
+            decisions=guard.table,
+            challenge=guard.challenge,
+            clock=guard.clock,
+        )
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     for module in ROUTE_MODULES:
         app.include_router(module.router)

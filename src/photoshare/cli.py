@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from photoshare import migrate
 from photoshare.app import create_app
 from photoshare.db import make_engine, make_sessionmaker
-from photoshare.jobs import purge_expired_stories
+from photoshare.jobs import purge_compliance_events, purge_expired_stories
 from photoshare.manifest import write_manifest
 from photoshare.models import Follow, FollowStatus, PartnerAuthorisation, Post, User
 from photoshare.partners import SCOPES, register_partner
@@ -184,7 +184,7 @@ def seed(
     console.print(f"Every account's password: [bold]{report.password}[/bold]")
 
 
-def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
+def uvicorn_options(host: str, port: int) -> dict[str, Any]:
     # The guard reads X-Forwarded-For itself, and only from the proxies it trusts
     # (HARVESTGUARD_TRUSTED_PROXIES); uvicorn must not rewrite the client address before it.
     return {"host": host, "port": port, "proxy_headers": False}
@@ -193,18 +193,22 @@ def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
 @app.command()
 def serve(host: Host = "127.0.0.1", port: Port = 8000, data_dir: DataDir = None) -> None:
     """Serves photoshare with uvicorn (plain http, loopback by default)."""
-    uvicorn.run(create_app(serving_settings(data_dir, host)), **_uvicorn_options(host, port))
+    uvicorn.run(create_app(serving_settings(data_dir, host)), **uvicorn_options(host, port))
 
 
 @app.command()
 def purge(data_dir: DataDir = None) -> None:
-    """Deletes expired stories and their photos."""
+    """Deletes expired stories and their photos, and compliance events past their retention."""
     settings = _settings(data_dir)
     engine, sessions = _database(settings)
     with sessions() as db:
         count = purge_expired_stories(db, settings.media_dir)
+        events = purge_compliance_events(db)
     engine.dispose()
     console.print(f"Purged {count} expired {'story' if count == 1 else 'stories'}.")
+    console.print(
+        f"Purged {events} compliance {'event' if events == 1 else 'events'} past retention."
+    )
 
 
 @partner_app.command("register")
@@ -319,4 +323,4 @@ def demo(
     _print_partners(credentials["partners"])
     if serve_it:
         console.print(f"Serving on http://{host}:{port}/ (Ctrl+C to stop)")
-        uvicorn.run(create_app(settings), **_uvicorn_options(host, port))
+        uvicorn.run(create_app(settings), **uvicorn_options(host, port))

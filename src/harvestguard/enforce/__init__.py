@@ -1,0 +1,36 @@
+"""Enforcement: decisions and limits; cases, notices and incident reports (docs/enforcement.md)."""
+
+from harvestguard.enforce.case_models import AuditEntry as AuditEntry
+from harvestguard.enforce.case_models import Case as Case
+from harvestguard.enforce.case_models import CaseStatus as CaseStatus
+from harvestguard.enforce.case_models import Evidence as Evidence
+from harvestguard.enforce.case_models import Outcome as Outcome
+from harvestguard.enforce.case_models import Verdict as Verdict
+from harvestguard.enforce.cases import CaseError as CaseError
+from harvestguard.enforce.cases import CaseStore as CaseStore
+from harvestguard.enforce.cases import DecisionWriter as DecisionWriter
+from harvestguard.enforce.challenge import ChallengeApp as ChallengeApp
+from harvestguard.enforce.incident import IncidentReport as IncidentReport
+from harvestguard.enforce.incident import NotificationRule as NotificationRule
+from harvestguard.enforce.incident import build_incident as build_incident
+from harvestguard.enforce.ladder import Ladder as Ladder
+from harvestguard.enforce.ladder import LadderSettings as LadderSettings
+from harvestguard.enforce.levels import Level as Level
+from harvestguard.enforce.limits import LimitEnforcer as LimitEnforcer
+from harvestguard.enforce.limits_file import LimitRule as LimitRule
+from harvestguard.enforce.limits_file import LimitsConfig as LimitsConfig
+from harvestguard.enforce.limits_file import LimitsError as LimitsError
+from harvestguard.enforce.limits_file import default_limits as default_limits
+from harvestguard.enforce.limits_file import load_limits as load_limits
+from harvestguard.enforce.notices import Notice as Notice
+from harvestguard.enforce.notices import PartnerInfo as PartnerInfo
+from harvestguard.enforce.notices import Sender as Sender
+from harvestguard.enforce.notices import build_notice as build_notice
+from harvestguard.enforce.platform import NoPlatformActions as NoPlatformActions
+from harvestguard.enforce.platform import PlatformActions as PlatformActions
+from harvestguard.enforce.records import DecisionRecord as DecisionRecord
+from harvestguard.enforce.setup import Enforcement as Enforcement
+from harvestguard.enforce.setup import build_enforcement as build_enforcement
+from harvestguard.enforce.sink import EnforcingSink as EnforcingSink
+from harvestguard.enforce.table import DecisionStoreUnavailable as DecisionStoreUnavailable
+from harvestguard.enforce.table import DecisionTable as DecisionTable

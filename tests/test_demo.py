@@ -1,0 +1,70 @@
+"""A shortened `harvestguard demo` end to end: photoshare in a child process behind the guard with
+live detection, real HTTP traffic, then the outcome table, the case, the notice and the incident
+report, checked against the guard's own records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from harvestguard.enforce.cases import CaseStore
+from photoshare.demo.outcome import AdversaryOutcome
+from photoshare.demo.run import GUARD_DIR, DemoOptions, DemoResult, run_demo
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
+    # 45 s at 60x: three quarters of an hour of platform life, long enough for the harvester
+    options = DemoOptions(data_dir=tmp_path_factory.mktemp("demo") / "world", seconds=45)
+    return run_demo(options)
+
+
+def _adversary(demo: DemoResult, actor_class: str) -> AdversaryOutcome:
+    return next(a for a in demo.outcome.adversaries if a.actor_class == actor_class)
+
+
+def test_the_geofence_harvester_is_detected_and_stopped(demo: DemoResult) -> None:
+    harvester = _adversary(demo, "geofence_harvester")
+    assert harvester.detected_at is not None and harvester.stopped_at is not None
+    assert harvester.stopped, f"it obtained {harvester.records_after_stop} records after its stop"
+    assert harvester.records_before_stop < 1000  # the issue's bar for the geo-fence harvester
+    assert harvester.refused > 0, "its requests after the stop were refused at the door"
+    assert {"block", "ban"} & set(harvester.actions)
+
+
+def test_no_benign_actor_is_acted_on(demo: DemoResult) -> None:
+    assert demo.outcome.benign_actors >= 10  # people, power users, partners, a crawler
+    assert demo.outcome.benign_refused == []
+
+
+def test_the_case_notice_and_incident_report_are_written_from_the_guards_records(
+    demo: DemoResult,
+) -> None:
+    artefacts = demo.artefacts
+    case_data = json.loads(artefacts["case"].read_text())
+    store = CaseStore(f"sqlite:///{demo.options.data_dir / GUARD_DIR / 'cases.db'}")
+    try:
+        case = store.get(case_data["id"])
+        actions = [entry.action for entry in store.audit(case.id)]
+    finally:
+        store.close()
+    assert case.clients, "the notice goes to a partner app's case"
+    assert actions[0] == "opened" and "confirmed" in actions and "notice" in actions
+    harvester = _adversary(demo, "geofence_harvester")
+    assert case.id in harvester.cases
+    text = "".join(page.extract_text() for page in PdfReader(artefacts["notice (PDF)"]).pages)
+    for clause in case.evidence.clauses:
+        assert clause.split(" ", 1)[1][:30] in " ".join(text.split())
+    assert artefacts["incident report (PDF)"].read_bytes().startswith(b"%PDF")
+    notified = artefacts["accounts to notify (CSV)"].read_text().splitlines()
+    assert len(notified) > 1  # a header and the people whose data the harvester obtained
+
+
+def test_every_answered_request_reached_the_guard(demo: DemoResult) -> None:
+    report = demo.live.report
+    assert report.answered > 500
+    assert sum(a.requests for a in demo.outcome.adversaries) > 0
+    assert set(Path(demo.options.data_dir / GUARD_DIR / "events").iterdir())
