@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
@@ -34,7 +28,6 @@ from harvestguard.simulate.actors.harvesters import StoryArchiver
 from harvestguard.simulate.actors.scrapers import LowAndSlow
 from harvestguard.simulate.groundtruth import KEY_COLUMNS, GroundTruth
 from harvestguard.simulate.live import (
-    AccountLookup,
     LiveConfig,
     LiveResult,
     plan_live,
@@ -44,16 +37,16 @@ from harvestguard.simulate.live_http import NotLoopbackError, require_loopback
 from harvestguard.simulate.live_world import LivePlan, PartnerCredentials, ServerWorld
 from harvestguard.sinks.parquet import read_events
 from photoshare.app import create_app
+from photoshare.live_setup import account_lookup, register_simulated_apps
 from photoshare.manifest import export_manifest
-from photoshare.models import PartnerAuthorisation, Story, User
-from photoshare.partners import register_partner
+from photoshare.models import Story, User
 from photoshare.seed import seed_world
+from photoshare.server_process import ServerProcess
 from photoshare.settings import Settings
 
 KEY = "live-test-pseudonym-key-0123456789"
 SPEED = 120.0
 CAP = 40
-SEEDED_APPS = ("Lumen Analytics", "Brightwave Audiences")
 # every log-in costs the server an argon2 hash: fewer adversary accounts leave time for browsing
 SCENARIO = Scenario.from_dict(
     {
@@ -93,53 +86,6 @@ class LiveRun:
         app.state.engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _register_adversary_apps(settings: Settings, plan: LivePlan) -> list[PartnerCredentials]:
-    """The adversaries' own partner apps, registered as their operators would, with the grants
-    of the accounts on the server that authorised them."""
-    app = create_app(settings)
-    credentials = []
-    with app.state.sessionmaker() as db:
-        for simulated in plan.simulated_apps():
-            if simulated.name in SEEDED_APPS:
-                continue
-            registered, secret = register_partner(
-                db,
-                name=simulated.name,
-                purpose=simulated.purpose,
-                contact_email="ops@example.net",
-                scopes=set(simulated.scopes),
-            )
-            db.add_all(
-                PartnerAuthorisation(app_id=registered.id, user_id=user)
-                for user in sorted(simulated.authorised_by & plan.seeded_accounts)
-            )
-            db.commit()
-            credentials.append(PartnerCredentials(registered.client_id, secret, simulated.name))
-    app.state.engine.dispose()
-    return credentials
-
-
-def _lookup(settings: Settings) -> AccountLookup:
-    """How the test learns the ids of the accounts the run signed up: from the database."""
-
-    def lookup(usernames: Sequence[str]) -> Mapping[str, int]:
-        app = create_app(settings)
-        with app.state.sessionmaker() as db:
-            rows = db.execute(select(User.username, User.id).where(User.username.in_(usernames)))
-            found = {name: uid for name, uid in rows}
-        app.state.engine.dispose()
-        return found
-
-    return lookup
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
     root = tmp_path_factory.mktemp("live")
@@ -152,48 +98,13 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
     server_world = ServerWorld.from_manifest(manifest)
     plan = plan_live(SCENARIO, server_world, key=KEY.encode(), speed=SPEED, max_seconds=20)
     partners = [PartnerCredentials(s.client_id, s.client_secret, s.name) for s in seeded.partners]
-    partners += _register_adversary_apps(settings, plan)
-
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = dict(
-        os.environ,
-        PHOTOSHARE_DATA_DIR=str(settings.data_dir),
-        PHOTOSHARE_INSECURE_COOKIES="1",
-        HARVESTGUARD_TRUSTED_PROXIES="127.0.0.1/32",
-        HARVESTGUARD_PSEUDONYM_KEY=KEY,
-    )
-    command = [
-        str(Path(sys.executable).parent / "uvicorn"),
-        "--factory",
-        "photoshare.app:create_app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        # the guard walks X-Forwarded-For itself, from the proxies it trusts
-        "--no-proxy-headers",
-        "--log-level",
-        "warning",
-    ]
-    log = root / "server.log"
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    probes = 0
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                probes += 1
-                if httpx.get(f"{base}/robots.txt", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                probes -= 1
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"server did not start: {log.read_text()}") from None
-                time.sleep(0.2)
+    with app.state.sessionmaker() as db:
+        partners += register_simulated_apps(db, plan)
+    lookup = account_lookup(app.state.sessionmaker)
+    env = {"HARVESTGUARD_TRUSTED_PROXIES": "127.0.0.1/32", "HARVESTGUARD_PSEUDONYM_KEY": KEY}
+    with ServerProcess(settings.data_dir, env, log=root / "server.log") as server:
         config = LiveConfig(
-            base_url=base,
+            base_url=server.base_url,
             password=seeded.password,
             key=KEY.encode(),
             credentials=tuple(partners),
@@ -207,11 +118,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
             SCENARIO.with_seed(7), server_world, key=KEY.encode(), speed=SPEED, max_seconds=5
         )
         capped = dataclasses.replace(config, max_requests=CAP, max_seconds=5)
-        first = run_live(capped_plan, capped, account_lookup=_lookup(settings))
-        result = run_live(plan, config, truth_dir=root / "truth", account_lookup=_lookup(settings))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+        first = run_live(capped_plan, capped, account_lookup=lookup)
+        result = run_live(plan, config, truth_dir=root / "truth", account_lookup=lookup)
+        probes = server.probes
+    app.state.engine.dispose()
     events = read_events(settings.data_dir / "guard" / "events").to_pylist()
     return LiveRun(plan, first, result, events, probes, settings)
 
