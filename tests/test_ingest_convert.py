@@ -6,7 +6,7 @@ import ipaddress
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harvestguard.actor import parse_address
@@ -39,6 +39,7 @@ _remotes = st.one_of(
 )
 
 
+@settings(deadline=None)  # each example builds a batch of events: timing depends on the load
 @given(
     st.lists(_remotes, min_size=1, max_size=40),
     st.integers(8, 32),

@@ -66,7 +66,7 @@ class AddressKeys:
             pc.cast(pc.bit_wise_and(octet, _int((mask >> (24 - 8 * i)) & 0xFF)), pa.string())
             for i, octet in enumerate(octets)
         ]
-        networks = join(join(*network_octets, "."), pa.scalar(f"/{prefix}"), "")
+        networks = join(join(*network_octets, "."), pa.scalar(f"/{prefix}", pa.string()), "")
         text_list: list[str] = texts.to_pylist()
         ips = self.pseudonymiser.canonical_keys("ip", text_list)
         # clients share networks: each distinct one is hashed once

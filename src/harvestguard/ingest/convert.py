@@ -63,7 +63,7 @@ class EventBuilder:
         numbers = pa.array(range(self.events + 1, self.events + rows + 1), pa.int64())
         self.events += rows
         join: Any = pc.binary_join_element_wise  # the stubs lack the scalar-and-array form
-        request_ids = join(pa.scalar(f"{source}#"), pc.cast(numbers, pa.string()), "")
+        request_ids = join(pa.scalar(f"{source}#", pa.string()), pc.cast(numbers, pa.string()), "")
         null_text = pa.nulls(rows, pa.string())
         columns: dict[str, Any] = {
             "ts": pc.cast(raw.column("ts"), ARROW_SCHEMA.field("ts").type),
