@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from rich.console import Console
 
 from harvestguard.enforce.cases import CaseStore
 from photoshare.demo.outcome import AdversaryOutcome
 from photoshare.demo.run import GUARD_DIR, DemoOptions, DemoResult, run_demo
+from photoshare.demo.view import LABELS, print_result
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +70,16 @@ def test_every_answered_request_reached_the_guard(demo: DemoResult) -> None:
     assert report.answered > 500
     assert sum(a.requests for a in demo.outcome.adversaries) > 0
     assert set(Path(demo.options.data_dir / GUARD_DIR / "events").iterdir())
+
+
+def test_the_table_shows_each_adversary_and_whether_it_was_stopped(demo: DemoResult) -> None:
+    console = Console(record=True, width=200)
+    print_result(console, demo)
+    text = console.export_text()
+    for adversary in demo.outcome.adversaries:
+        label = LABELS[adversary.actor_class].split(" (")[0]
+        row = next(line for line in text.splitlines() if label in line)
+        assert ("yes" in row) == adversary.stopped, row
+        assert ("not detected" in row) == (adversary.detected_at is None), row
+    assert f"wrongly acted on: {len(demo.outcome.benign_refused)}" in " ".join(text.split())
+    assert str(demo.artefacts["notice (PDF)"]) in text.replace("\n", "")

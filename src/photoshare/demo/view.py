@@ -98,7 +98,7 @@ def outcome_table(outcome: DemoOutcome) -> Table:
             LABELS.get(adversary.actor_class, adversary.actor_class),
             duration_text(adversary.detection_seconds),
             f"{adversary.records_before_stop:,}",
-            f"{adversary.records_after_stop:,}",
+            "-" if adversary.stopped_at is None else f"{adversary.records_after_stop:,}",
             ", ".join(adversary.actions) or "-",
             "[green]yes[/green]"
             if adversary.stopped
