@@ -3,6 +3,7 @@ decisions on its keys and an audited trail; no person's key is ever acted on."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -177,3 +178,24 @@ def test_the_loop_refuses_a_nonsense_interval(enforced: Enforced) -> None:
     loop = enforced.loop
     with pytest.raises(ValueError, match="interval"):
         EnforcementLoop(loop.detector, loop.ladder, interval=0)
+
+
+def test_closing_judges_what_is_still_queued(
+    enforced: Enforced, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    events_table = enforced.run.events
+    assert events_table is not None
+    loop = EnforcementLoop(
+        IncrementalDetector(DetectionEngine()),
+        Ladder(DecisionTable()),
+        cases=CaseStore(f"sqlite:///{tmp_path_factory.mktemp('close') / 'cases.db'}"),
+        interval=3600,  # the thread never steps by itself here
+        status_path=tmp_path_factory.mktemp("status") / "status.json",
+    )
+    loop.start()
+    for event in from_arrow(events_table.slice(0, 50)):
+        loop.submit(event)
+    loop.close()
+    assert loop.stats.events == 50 and loop.stats.steps == 1
+    assert loop.status_path is not None
+    assert json.loads(loop.status_path.read_text())["events"] == 50

@@ -169,6 +169,13 @@ class EnforcementLoop:
             self._thread = None
         self._safe_step()
 
+    def close(self) -> None:
+        """Stops (with a last step), then closes the detector's engine and the case store."""
+        self.stop()
+        self.detector.close()
+        if self.cases is not None:
+            self.cases.close()
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self._safe_step()

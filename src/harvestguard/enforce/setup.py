@@ -52,7 +52,7 @@ class Enforcement:
 
     def close(self) -> None:
         if self.loop is not None:
-            self.loop.stop()  # a last step over what is queued: nothing seen goes unjudged
+            self.loop.close()  # a last step over what is queued: nothing seen goes unjudged
         close = getattr(self.sink, "close", None)
         if close is not None:
             close()
