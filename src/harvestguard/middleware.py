@@ -7,6 +7,7 @@ through. The event is submitted after the app has sent its response, to a non-bl
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -301,13 +302,11 @@ def _identified(ctx: context.RequestContext) -> bool:
 
 
 def _full_keys(network_keys: ActorKeys, ctx: context.RequestContext) -> ActorKeys:
-    return ActorKeys(
+    return dataclasses.replace(
+        network_keys,
         account=ctx.actor_account,
         client=ctx.actor_client,
         session=ctx.session,
-        ip=network_keys.ip,
-        net=network_keys.net,
-        ua=network_keys.ua,
         fingerprint=ctx.fingerprint or network_keys.fingerprint,
     )
 
