@@ -28,6 +28,17 @@ console = Console()
 errors = Console(stderr=True)
 
 
+# the options `detect` and `scan` share
+DetectorDirs = Annotated[
+    list[Path] | None,
+    typer.Option("--detectors", help="A folder of your own detector files (repeatable)."),
+]
+ParameterOverrides = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="Override a parameter: DETECTOR.NAME=VALUE (repeatable)."),
+]
+
+
 def read_context(folder: Path) -> dict[str, pa.Table]:
     """The context tables in a folder: ``NAME.parquet`` or ``NAME.csv`` for each known NAME."""
     if not folder.is_dir():
@@ -74,14 +85,8 @@ def detect_command(
         Path | None,
         typer.Option(help="A folder of context tables (NAME.parquet or NAME.csv)."),
     ] = None,
-    detectors: Annotated[
-        list[Path] | None,
-        typer.Option("--detectors", help="A folder of your own detector files (repeatable)."),
-    ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", help="Override a parameter: DETECTOR.NAME=VALUE (repeatable)."),
-    ] = None,
+    detectors: DetectorDirs = None,
+    param: ParameterOverrides = None,
     output_format: Annotated[
         str, typer.Option("--format", help="table (for people) or json (for programs).")
     ] = "table",

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from harvestguard.detect.cli import DetectorDirs, ParameterOverrides
 from harvestguard.detect.spec import DetectorError
 from harvestguard.ingest import (
     FORMAT_NAMES,
@@ -102,14 +103,8 @@ def scan_command(
     hide_ua: Annotated[
         bool, typer.Option("--hide-ua", help="Hide the User-Agent from the detectors.")
     ] = False,
-    detectors: Annotated[
-        list[Path] | None,
-        typer.Option("--detectors", help="A folder of your own detector files (repeatable)."),
-    ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", help="Override a parameter: DETECTOR.NAME=VALUE (repeatable)."),
-    ] = None,
+    detectors: DetectorDirs = None,
+    param: ParameterOverrides = None,
     threshold: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Risk at which an address is flagged.")
     ] = 0.5,
