@@ -6,15 +6,18 @@ how to find them, in one of three ways:
 
 - **columns**: the line is space-separated, with ``"quoted"`` fields (``\\"`` escapes a quote):
   nginx and Apache ``combined``/``common`` and any ``log_format`` made of single variables,
-  quoted variables, ``[$time_local]`` and literal ``-``. DuckDB's CSV reader splits these in
-  parallel, which is what makes a scan fast; a line it refuses falls back to ``pattern``.
+  quoted variables, ``[$time_local]`` and literal ``-``. DuckDB's CSV reader splits these
+  (no Python per line), which is what makes a scan fast; a line it refuses, or splits into
+  values that look wrong, is read again with ``pattern``.
 - **pattern**: a regular expression with named groups, applied line by line in Python (any
   other ``log_format`` string).
 - **json**: one JSON object per line (Caddy, Traefik, Envoy, or your own field mapping); text
   before the first ``{`` (a container runtime's prefix) is skipped.
 
-``sql_fields`` turns the fields, whichever way they were found, into the columns of a raw
+``raw_query`` turns the fields, whichever way they were found, into the columns of a raw
 request (``RAW_COLUMNS``), in DuckDB SQL; the timestamp's variable decides how it is read.
+Inside quoted fields, a backslash escapes the character after it, whichever way the line is
+read: Apache's ``\\"`` is a quote and ``\\\\`` a backslash; nginx's ``\\x22`` reads ``x22``.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class LogFormat:
     pattern: re.Pattern[str] | None = None
     columns: tuple[Column, ...] | None = None
     json_fields: Mapping[str, str] = field(default_factory=dict)
+    quoted: frozenset[str] = frozenset()  # variables written between quotes (unescaped)
 
     @property
     def is_json(self) -> bool:
@@ -100,6 +104,13 @@ def from_template(template: str, name: str = "custom") -> LogFormat:
         variables=tuple(v for v in variables if v in KNOWN_VARIABLES),
         pattern=_pattern(template),
         columns=_columns(template),
+        quoted=frozenset(
+            name
+            for match in _VARIABLE.finditer(template)
+            if (name := match.group(1) or match.group(2)) in KNOWN_VARIABLES
+            and template[: match.start()].endswith('"')
+            and template[match.end() : match.end() + 1] == '"'
+        ),
     )
 
 
@@ -233,17 +244,16 @@ def named_format(name: str) -> LogFormat:
 FORMAT_NAMES = ("auto", "combined", "common", *JSON_FORMATS, "json")
 
 
-def parts_column(source: Mapping[str, str]) -> str:
-    """The ``_parts`` column ``sql_fields`` reads: the request line split once per row."""
-    if "request" in source and "request_uri" not in source:
-        return f"string_split({source['request']}, ' ') AS _parts"
-    return "NULL::VARCHAR[] AS _parts"
+def raw_query(
+    fmt: LogFormat, source: Mapping[str, str], relation: str, keep: str = "", time_format: str = ""
+) -> str:
+    """The query turning a format's fields (SQL expressions in ``source``, text, over
+    ``relation``) into ``RAW_COLUMNS`` (then ``keep``, more columns of ``relation``). Times
+    without an offset are read in the connection's time zone; ``time_format`` replaces the
+    ``time_local`` format (the CSV reader gives ``[10/Oct/2023:13:55:36`` and ``+0200]``).
 
-
-def sql_fields(fmt: LogFormat, source: Mapping[str, str]) -> str:
-    """The SELECT list turning a format's fields (SQL expressions in ``source``, text) into
-    ``RAW_COLUMNS``, over a relation that also has ``parts_column(source)``. Times without an
-    offset are read in the connection's time zone."""
+    Nested SELECTs so that DuckDB computes each intermediate value once per row (it does not
+    share a repeated sub-expression between the columns of one SELECT)."""
 
     def text(variable: str) -> str:
         if variable not in source:
@@ -253,39 +263,40 @@ def sql_fields(fmt: LogFormat, source: Mapping[str, str]) -> str:
     time_variable = fmt.time_variable()
     time_text = source[time_variable]
     if time_variable == "time_local":
-        ts = f"try_strptime({time_text}, '%d/%b/%Y:%H:%M:%S %z')"
+        ts = f"try_strptime({time_text}, '{time_format or '%d/%b/%Y:%H:%M:%S %z'}')"
     elif time_variable == "msec":
         ts = f"to_timestamp(TRY_CAST({time_text} AS DOUBLE))"
     else:
         ts = f"TRY_CAST({time_text} AS TIMESTAMPTZ)"
+    size = "body_bytes_sent" if "body_bytes_sent" in source else "bytes_sent"
+    extra = f", {keep}" if keep else ""
     if "request_uri" in source:
         method = text("request_method") if "request_method" in source else "'GET'"
-        target = source["request_uri"]
+        inner = f"SELECT *, {method} AS _method, {source['request_uri']} AS _target FROM {relation}"
     else:
         # "GET /path HTTP/1.1": method and target; anything else (a TLS handshake sent to the
         # plain-text port) keeps the whole request as its target, method INVALID. Plain string
         # tests, not a regular expression: this runs on every line.
+        request = source["request"]
         verb = "_parts[1]"
         valid = (
             f"(len(_parts) BETWEEN 2 AND 3 AND len({verb}) BETWEEN 3 AND 10 "
             f"AND upper({verb}) = {verb} AND lower({verb}) <> {verb})"
         )
-        method = f"CASE WHEN {valid} THEN {verb} ELSE 'INVALID' END"
-        target = f"CASE WHEN {valid} THEN _parts[2] ELSE {source['request']} END"
+        inner = f"""
+            SELECT *, CASE WHEN _valid THEN _parts[1] ELSE 'INVALID' END AS _method,
+                      CASE WHEN _valid THEN _parts[2] ELSE {request} END AS _target
+            FROM (SELECT *, {valid} AS _valid
+                  FROM (SELECT *, string_split({request}, ' ') AS _parts FROM {relation}))"""
     # an absolute-form target (proxies, load balancers) loses its scheme and host
     target = (
-        f"CASE WHEN contains({target}, '://') THEN "
-        f"regexp_replace({target}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/]*', '') ELSE {target} END"
+        "CASE WHEN contains(_target, '://') THEN "
+        "regexp_replace(_target, '^[A-Za-z][A-Za-z0-9+.-]*://[^/]*', '') ELSE _target END"
     )
-    size = "body_bytes_sent" if "body_bytes_sent" in source else "bytes_sent"
-    return ", ".join(
-        [
-            f"{text('remote_addr')} AS remote",
-            f"{ts} AS ts",
-            f"{method} AS method",
-            f"{target} AS target",
-            f"TRY_CAST({text('status')} AS INTEGER) AS status",
-            f"coalesce(TRY_CAST({text(size)} AS BIGINT), 0) AS bytes",
-            f"{text('http_user_agent')} AS ua",
-        ]
-    )
+    return f"""
+        SELECT {text("remote_addr")} AS remote, {ts} AS ts, _method AS method, {target} AS target,
+               TRY_CAST({text("status")} AS INTEGER) AS status,
+               coalesce(TRY_CAST({text(size)} AS BIGINT), 0) AS bytes,
+               {text("http_user_agent")} AS ua{extra}
+        FROM ({inner})
+    """

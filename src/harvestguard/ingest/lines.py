@@ -76,7 +76,17 @@ def _fields(fmt: LogFormat, line: str) -> dict[str, str | None] | None:
     match = fmt.pattern.match(line)
     if match is None:
         return None
-    return {name: match.group(name) for name in fmt.variables}
+    found: dict[str, str | None] = {name: match.group(name) for name in fmt.variables}
+    for name in fmt.quoted:
+        value = found[name]
+        if value is not None and "\\" in value:
+            found[name] = _ESCAPED.sub(r"\1", value)
+    return found
+
+
+# inside a quoted field a backslash escapes the character after it (Apache's \" and \\), as
+# the CSV reader of the fast path reads it; nginx's \xHH loses its backslash (\x22 -> x22)
+_ESCAPED = re.compile(r"\\(.)", re.DOTALL)
 
 
 _JSON_STEP = re.compile(r'\."([^"]+)"|\.(\w[\w-]*)|\[(\d+)\]')
@@ -104,5 +114,6 @@ def _json_path(value: object, path: str) -> str | None:
 
 
 def text_source(fmt: LogFormat) -> dict[str, str]:
+    """The fields of ``python_rows``' table as the ``source`` of ``raw_query``."""
     names = fmt.json_fields if fmt.is_json else fmt.variables
     return {name: f'"{name}"' for name in names}

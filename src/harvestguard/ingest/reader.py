@@ -1,11 +1,12 @@
-"""Reading access logs into raw requests, in Arrow batches, streaming and in parallel.
+"""Reading access logs into raw requests, in Arrow tables, streaming.
 
-The file is read by DuckDB (plain or gzip, or standard input), never loaded whole: each
-``batches()`` call yields Arrow record batches of ``RAW_COLUMNS`` as DuckDB produces them. A
-space-separated format (combined, common, most ``log_format`` strings) is split by DuckDB's
-parallel CSV reader; the lines it refuses, and every line of a format only a regular expression
-can read, are parsed in Python. A line that no way can read is *malformed*: counted, the first
-few kept as samples, never fatal.
+The file is read by DuckDB (plain or gzip, or standard input copied to a file), never loaded
+whole: ``batches()`` yields tables of ``RAW_COLUMNS`` of about ``batch_rows`` rows. A
+space-separated format (combined, common, most ``log_format`` strings) is split by DuckDB's CSV
+reader; the lines it refuses and the rows that look wrong are read again by the exact parser
+(the format's regular expression, ``lines.python_rows``), which also reads every line of a
+format only a regular expression can read (and of any format with ``exact=True``). A line that
+no way can read is *malformed*: counted, the first few kept as samples, never fatal.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from harvestguard.ingest.formats import RAW_COLUMNS, LogFormat, parts_column, sql_fields
+from harvestguard.ingest.formats import RAW_COLUMNS, LogFormat, raw_query
 from harvestguard.ingest.lines import ParseStats, python_rows, text_source
 from harvestguard.ingest.sniff import STDIN, is_gzip
 
@@ -25,26 +26,37 @@ _PYTHON_BATCH = 65_536
 
 
 class LogReader:
-    """Yields raw-request batches from one input in one format."""
+    """Yields raw-request tables (``RAW_COLUMNS``, about ``batch_rows`` rows each) from one
+    input in one format."""
 
     def __init__(
-        self, fmt: LogFormat, *, timezone: str = "UTC", batch_rows: int = BATCH_ROWS
+        self,
+        fmt: LogFormat,
+        *,
+        timezone: str = "UTC",
+        batch_rows: int = BATCH_ROWS,
+        exact: bool = False,
     ) -> None:
         self.fmt = fmt
         self.timezone = timezone
         self.batch_rows = batch_rows
+        # every line through the format's regular expression, one by one: the reference the
+        # fast path is checked against (tests, benchmarks/bench_scan.py), never the default
+        self.exact = exact
 
-    def batches(self, source: str, stats: ParseStats) -> Iterator[pa.RecordBatch]:
+    def batches(self, source: str, stats: ParseStats) -> Iterator[pa.Table]:
         connection = duckdb.connect()
         # a second connection converts the lines parsed in Python while the first one streams
         self._converter = duckdb.connect()
         try:
             for db in (connection, self._converter):
                 db.execute("SET TimeZone = ?", [self.timezone])
+                # DuckDB draws its own progress bar on long queries: the scan has its own
+                db.execute("SET enable_progress_bar = false")
             path = "/dev/stdin" if source == STDIN else str(source)
-            if self.fmt.columns is not None:
+            if self.fmt.columns is not None and not self.exact:
                 yield from self._csv(connection, path, source, stats)
-            elif self.fmt.is_json:
+            elif self.fmt.is_json and not self.exact:
                 yield from self._json(connection, path, source, stats)
             else:
                 yield from self._python(connection, path, source, stats)
@@ -62,7 +74,7 @@ class LogReader:
 
     def _csv(
         self, connection: duckdb.DuckDBPyConnection, path: str, source: str, stats: ParseStats
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Iterator[pa.Table]:
         columns = self.fmt.columns
         assert columns is not None
         names = [f"c{i}" for i in range(len(columns))]
@@ -72,7 +84,8 @@ class LogReader:
             if column.variable is None:
                 continue
             if column.variable == "time_local":
-                text["time_local"] = f"(substr(c{i}, 2) || ' ' || rtrim(c{i + 1}, ']'))"
+                # "[10/Oct/2023:13:55:36" and "+0200]": read as one, brackets in the format
+                text["time_local"] = f"(c{i} || c{i + 1})"
             elif column.bracketed:
                 text[column.variable] = f"trim(c{i}, '[]')"
             else:
@@ -80,20 +93,29 @@ class LogReader:
         quoted = [f"c{i}" for i, column in enumerate(columns) if column.quoted]
         # a quoted value holding a newline is two lines joined by an unbalanced quote
         joined = " OR ".join(f"contains({name}, chr(10))" for name in quoted) or "FALSE"
-        line = " || ' ' || ".join(f"coalesce({name}, '')" for name in names)
+        # the line again (quoted values escaped again), for the rows the exact parser reads
+        line = " || ' ' || ".join(
+            f"""'"' || replace(replace(coalesce({name}, ''), '\\', '\\\\'), '"', '\\"') || '"'"""
+            if column.quoted
+            else f"coalesce({name}, '')"
+            for name, column in zip(names, columns, strict=True)
+        )
+        csv = (
+            f"read_csv('{_quote(path)}', columns = {spec}, delim = ' ', quote = '\"', "
+            f"escape = '\\', {self._read_options(path)})"
+        )
+        fields = raw_query(
+            self.fmt,
+            text,
+            csv,
+            keep=f"({joined}) AS _joined, {', '.join(names)}",
+            time_format="[%d/%b/%Y:%H:%M:%S%z]",
+        )
         query = f"""
-            WITH fields AS (
-                SELECT {sql_fields(self.fmt, text)}, ({joined}) AS _joined, {", ".join(names)}
-                FROM (
-                    SELECT *, {parts_column(text)}
-                    FROM read_csv('{_quote(path)}', columns = {spec}, delim = ' ', quote = '"',
-                                  escape = '\\', {self._read_options(path)})
-                )
-            )
-            SELECT {", ".join(RAW_COLUMNS)}, _joined,
+            SELECT {", ".join(RAW_COLUMNS)},
                    CASE WHEN _joined OR ts IS NULL OR status IS NULL OR remote IS NULL
-                        THEN {line} END AS _line
-            FROM fields
+                             OR method = 'INVALID' THEN {line} END AS _line
+            FROM ({fields})
         """
         yield from self._stream(connection, query, source, stats)
         rejected = connection.execute(
@@ -103,62 +125,73 @@ class LogReader:
 
     def _stream(
         self, connection: duckdb.DuckDBPyConnection, query: str, source: str, stats: ParseStats
-    ) -> Iterator[pa.RecordBatch]:
-        reader = connection.sql(query).to_arrow_reader(self.batch_rows)
-        for batch in reader:
-            joined = batch.column("_joined")
-            valid = pc.and_(
-                pc.and_(pc.is_valid(batch.column("ts")), pc.is_valid(batch.column("status"))),
-                pc.is_valid(batch.column("remote")),
-            )
-            good = pc.and_(valid, pc.invert(pc.fill_null(joined, False)))
-            bad = pc.invert(good)
-            any_bad = pc.any(bad).as_py()
-            if any_bad:
-                again = batch.filter(pc.and_(bad, pc.fill_null(joined, False)))
-                lines = [
-                    (None, part)
-                    for text in again.column("_line").to_pylist()
-                    for part in str(text).split("\n")
-                ]
-                failed = batch.filter(pc.and_(bad, pc.invert(pc.fill_null(joined, False))))
-                for text in failed.column("_line").to_pylist():
-                    stats.reject(source, None, str(text))
-                table = python_rows(self.fmt, lines, stats, source)
-                if table is not None and table.num_rows:
-                    yield from self._convert(table, stats, source)
-            # nearly every batch is all good: then no copy of its columns is made
-            kept = batch.select(list(RAW_COLUMNS))
-            if any_bad:
-                kept = kept.filter(good)
-            stats.lines += kept.num_rows
-            stats.parsed += kept.num_rows
-            if kept.num_rows:
-                yield kept
+    ) -> Iterator[pa.Table]:
+        """DuckDB's output gathered into tables of about ``batch_rows`` rows (it hands out
+        small batches; the event builder's cost per call is paid once per table)."""
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        for batch in connection.sql(query).to_arrow_reader(self.batch_rows):
+            for kept in self._checked(batch, source, stats):
+                if isinstance(kept, pa.Table):  # lines re-read in Python
+                    yield kept
+                    continue
+                pending.append(kept)
+                rows += kept.num_rows
+                if rows >= self.batch_rows:
+                    yield pa.Table.from_batches(pending)
+                    pending, rows = [], 0
+        if pending:
+            yield pa.Table.from_batches(pending)
+
+    def _checked(
+        self, batch: pa.RecordBatch, source: str, stats: ParseStats
+    ) -> Iterator[pa.RecordBatch | pa.Table]:
+        """The batch's good rows; the rest re-read by the exact parser or counted malformed."""
+        # _line is set on the rows to check: the exact parser reads them again (a misplaced
+        # quote can make the CSV reader split a line the regular expression would refuse;
+        # a quoted value holding a newline is two lines joined by an unbalanced quote)
+        good = pc.is_null(batch.column("_line"))
+        any_bad = not pc.all(good).as_py()
+        if any_bad:
+            lines = [
+                (None, part)
+                for text in batch.filter(pc.invert(good)).column("_line").to_pylist()
+                for part in str(text).split("\n")
+            ]
+            table = python_rows(self.fmt, lines, stats, source)
+            if table is not None and table.num_rows:
+                yield self._convert(table, stats, source)
+        # nearly every batch is all good: then no copy of its columns is made
+        kept = batch.select(list(RAW_COLUMNS))
+        if any_bad:
+            kept = kept.filter(good)
+        stats.lines += kept.num_rows
+        stats.parsed += kept.num_rows
+        if kept.num_rows:
+            yield kept
 
     def _reparse(
         self,
         rejected: list[tuple[int | None, str | None]],
         source: str,
         stats: ParseStats,
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Iterator[pa.Table]:
         lines: list[tuple[int | None, str]] = []
         for number, text in rejected:
             for offset, part in enumerate(str(text or "").split("\n")):
                 lines.append((None if number is None else int(number) + offset, part))
-        table = python_rows(self.fmt, lines, stats, source)
-        if table is not None and table.num_rows:
-            yield from self._convert(table, stats, source)
+        for start in range(0, len(lines), _PYTHON_BATCH):
+            table = python_rows(self.fmt, lines[start : start + _PYTHON_BATCH], stats, source)
+            if table is not None and table.num_rows:
+                yield self._convert(table, stats, source)
 
-    def _convert(self, table: pa.Table, stats: ParseStats, source: str) -> Iterator[pa.RecordBatch]:
+    def _convert(self, table: pa.Table, stats: ParseStats, source: str) -> pa.Table:
         """Fields found in Python, through the same SQL conversion as the fast path."""
         connection = self._converter
         connection.register("_python_rows", table)
         try:
-            source_text = text_source(self.fmt)
             result = connection.sql(
-                f"SELECT {sql_fields(self.fmt, source_text)}, _source_line "
-                f"FROM (SELECT *, {parts_column(source_text)} FROM _python_rows)"
+                raw_query(self.fmt, text_source(self.fmt), "_python_rows", keep="_source_line")
             ).to_arrow_table()
         finally:
             connection.unregister("_python_rows")
@@ -166,34 +199,34 @@ class LogReader:
             pc.and_(pc.is_valid(result.column("ts")), pc.is_valid(result.column("status"))),
             pc.is_valid(result.column("remote")),
         )
-        # these lines were counted as parsed by _python_rows; undo for the ones that fail here
+        # these lines were counted as parsed by python_rows; undo for the ones that fail here
         failed = result.filter(pc.invert(ok))
         for text in failed.column("_source_line").to_pylist():
             stats.parsed -= 1
             stats.lines -= 1
             stats.reject(source, None, str(text))
-        kept = result.filter(ok).select(list(RAW_COLUMNS))
-        yield from kept.to_batches()
+        kept: pa.Table = result.filter(ok).select(list(RAW_COLUMNS))
+        return kept
 
     def _json(
         self, connection: duckdb.DuckDBPyConnection, path: str, source: str, stats: ParseStats
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Iterator[pa.Table]:
         paths = list(self.fmt.json_fields.items())
         listing = "[" + ", ".join(f"'{_quote(p)}'" for _, p in paths) + "]"
         text = {name: f"_f[{i}]" for i, (name, _) in enumerate(paths, start=1)}
-        query = f"""
-            WITH lines AS (
+        parsed = f"""(
+            SELECT line, CASE WHEN json_valid(j) THEN json_extract_string(j, {listing}) END AS _f
+            FROM (
                 SELECT line, substr(line, greatest(strpos(line, '{{'), 1)) AS j
                 FROM read_csv('{_quote(path)}', columns = {{'line': 'VARCHAR'}},
                               delim = '\\x01', quote = '', escape = '', {self._read_options(path)})
-            ),
-            parsed AS (
-                SELECT line, CASE WHEN json_valid(j) THEN json_extract_string(j, {listing}) END
-                           AS _f
-                FROM lines
             )
-            SELECT {sql_fields(self.fmt, text)}, FALSE AS _joined, line AS _line
-            FROM (SELECT *, {parts_column(text)} FROM parsed)
+        )"""
+        fields = raw_query(self.fmt, text, parsed, keep="line")
+        query = f"""
+            SELECT {", ".join(RAW_COLUMNS)},
+                   CASE WHEN ts IS NULL OR status IS NULL OR remote IS NULL THEN line END AS _line
+            FROM ({fields})
         """
         yield from self._stream(connection, query, source, stats)
         for number, line in connection.execute(
@@ -203,17 +236,18 @@ class LogReader:
 
     def _python(
         self, connection: duckdb.DuckDBPyConnection, path: str, source: str, stats: ParseStats
-    ) -> Iterator[pa.RecordBatch]:
+    ) -> Iterator[pa.Table]:
+        """Every line through the format's regular expression (the exact parser)."""
         query = f"""
             SELECT line FROM read_csv('{_quote(path)}', columns = {{'line': 'VARCHAR'}},
                                       delim = '\\x01', quote = '', escape = '',
                                       {self._read_options(path)})
         """
         for batch in connection.sql(query).to_arrow_reader(_PYTHON_BATCH):
-            lines = [(None, str(text)) for text in batch.column("line").to_pylist()]
+            lines = [(None, text) for text in batch.column("line").to_pylist() if text]
             table = python_rows(self.fmt, lines, stats, source)
             if table is not None and table.num_rows:
-                yield from self._convert(table, stats, source)
+                yield self._convert(table, stats, source)
         rejected = connection.execute(
             "SELECT DISTINCT line, csv_line FROM _rejects ORDER BY line"
         ).fetchall()

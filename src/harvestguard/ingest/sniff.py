@@ -15,8 +15,7 @@ from harvestguard.ingest.formats import (
     from_template,
     json_format,
     named_format,
-    parts_column,
-    sql_fields,
+    raw_query,
 )
 from harvestguard.ingest.lines import ParseStats, python_rows, text_source
 
@@ -110,10 +109,8 @@ def first_time(source: str, fmt: LogFormat, timezone: str) -> float | None:
             if table is None or table.num_rows == 0:
                 continue
             connection.register("_rows", table)
-            text = text_source(fmt)
             row = connection.execute(
-                f"SELECT epoch(ts) FROM (SELECT {sql_fields(fmt, text)} "
-                f"FROM (SELECT *, {parts_column(text)} FROM _rows))"
+                f"SELECT epoch(ts) FROM ({raw_query(fmt, text_source(fmt), '_rows')})"
             ).fetchone()
             if row is not None and row[0] is not None:
                 return float(row[0])
