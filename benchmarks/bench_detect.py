@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import itertools
+import os
 import resource
 import time
 from dataclasses import replace
@@ -68,13 +69,25 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far: on a shared machine the wall time grows
+    with the other processes' load, the CPU time much less."""
+    times = os.times()
+    return times.user + times.system
+
+
+def load() -> str:
+    return "load " + " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def batch(folder: Path, count: int) -> float:
     engine = DetectionEngine()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     report = engine.run(folder)
     seconds = time.perf_counter() - started
     print(
-        f"batch       {count:>11,} events  {seconds:7.1f} s  "
+        f"batch       {count:>11,} events  {seconds:7.1f} s ({cpu_seconds() - cpu:.1f} s CPU, "
+        f"{load()})  "
         f"{count / seconds:>10,.0f} events/s  {len(report.findings):>6,} findings  "
         f"{len(report.flagged):>5,} flagged entities  peak {peak_mb():,.0f} MB"
         f"  ({BATCH_TARGET_RATE / (count / seconds):.2f} x the time of 10M events in 60 s)"
@@ -99,7 +112,7 @@ def incremental(pieces: list[pa.Table], every: float, how: str, batch_rate: floa
     sustained rate is all the events over all the time spent in ``add`` and the final ``report``."""
     count = sum(piece.num_rows for piece in pieces)
     detector = IncrementalDetector(DetectionEngine(), evaluate_every_seconds=every)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     slowest = 0.0
     for piece in pieces:
         before = time.perf_counter()
@@ -107,11 +120,13 @@ def incremental(pieces: list[pa.Table], every: float, how: str, batch_rate: floa
         slowest = max(slowest, time.perf_counter() - before)
     report = detector.report()
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds() - cpu
     detector.close()
     rate = count / seconds
     first, last = pieces[0].column("ts")[0].as_py(), pieces[-1].column("ts")[-1].as_py()
     print(
-        f"incremental {count:>11,} events  {seconds:7.1f} s  {rate:>10,.0f} events/s"
+        f"incremental {count:>11,} events  {seconds:7.1f} s ({cpu:.1f} s CPU, {load()})  "
+        f"{rate:>10,.0f} events/s ({count / cpu:,.0f} per CPU second)"
         f"  = {rate / TARGET_RATE:.2f} x the {TARGET_RATE:,} events/s target"
         + (f" (batch: {batch_rate / TARGET_RATE:.2f} x)" if batch_rate else "")
         + "\n"

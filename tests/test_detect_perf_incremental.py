@@ -32,6 +32,15 @@ PARAMETERS: dict[str, dict[str, object]] = {
     "volume_peer": {"min_z": 2.0, "min_requests": 20},
     "timing_regularity": {"window_minutes": 30, "min_requests": 5, "max_cv": 0.6},
     "enumeration": {"min_items": 5, "min_own_share": 0.2},
+    # the two look-back detectors that became horizon-bound (their browser builds and the people
+    # shown on location pages are taken from the same horizon)
+    "geo_sweep": {"horizon_hours": 1, "min_venues": 1, "min_polls_per_venue": 1.0},
+    "puppet_cohort": {
+        "horizon_hours": 2,
+        "min_strangers": 3,
+        "min_stranger_share": 0.5,
+        "min_cohort": 2,
+    },
 }
 
 
@@ -92,6 +101,7 @@ def test_each_evaluation_keeps_the_rows_of_a_full_run() -> None:
     assert sum(1 for since in narrowed if since is not None and since > first) >= evaluations
     # and the comparison was not between empty results
     assert {"breadth", "data_limit", "volume_peer", "timing_regularity"} <= fired
+    assert {"geo_sweep", "puppet_cohort"} <= fired
     live.close()
 
 
@@ -104,6 +114,7 @@ def test_the_period_is_the_common_multiple_of_the_windows() -> None:
     # a 7-minute window and a 24-hour horizon start together only every week
     assert reset_period(specs["breadth"], {"window_minutes": 7}) == 7 * 86400
     assert reset_period(specs["story_harvest"]) is None  # depends on any earlier fetch
+    assert reset_period(specs["puppet_cohort"]) == reset_period(specs["geo_sweep"]) == 86400
 
 
 HEADER = """-- ---

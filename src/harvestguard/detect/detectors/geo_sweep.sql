@@ -5,10 +5,11 @@
 -- tos_clause: "4.5 No collection of location data to track or profile members"
 -- description: >
 --   The location pages of several venues watched over and over (polling), accumulated since the
---   start of the horizon; looking up the profiles, posts and stories of the people those pages
---   showed raises the score. People open a venue page now and then, not every few minutes. With
+--   start of the horizon; looking up, in the same horizon, the profiles, posts and stories of
+--   the people those pages showed raises the score. People open a venue page now and then, not every few minutes. With
 --   the venues table, the share of a city's venues covered is part of the evidence.
 -- uses: [venues]
+-- resets: horizon
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}
@@ -31,9 +32,12 @@ first_venue AS (
     FROM locations GROUP BY actor_kind, actor_key, horizon, venue_id
 ),
 shown AS (
-    SELECT actor_kind, actor_key, owner, min(epoch_s) AS shown_at
+    -- the people a location page showed the actor in the horizon: a row depends only on the
+    -- events of its horizon (resets: horizon)
+    SELECT actor_kind, actor_key, owner, floor(epoch_s / ({{horizon_hours}} * 3600)) AS horizon,
+           min(epoch_s) AS shown_at
     FROM event_owners WHERE resource = 'location' AND status = 200
-    GROUP BY actor_kind, actor_key, owner
+    GROUP BY actor_kind, actor_key, owner, floor(epoch_s / ({{horizon_hours}} * 3600))
 ),
 followed AS (
     SELECT v.actor_kind, v.actor_key, v.owner,
@@ -42,6 +46,7 @@ followed AS (
     FROM event_owners v
     JOIN shown s ON s.actor_kind = v.actor_kind AND s.actor_key = v.actor_key
                 AND s.owner = v.owner AND v.epoch_s > s.shown_at
+                AND s.horizon = floor(v.epoch_s / ({{horizon_hours}} * 3600))
     WHERE v.resource IN ('profile', 'post', 'story', 'media') AND v.status = 200
       AND v.owners_shown = 1
       AND v.audience NOT IN ('follower', 'owner')

@@ -6,12 +6,13 @@
 -- description: >
 --   A distributed scraper keeps each account under any per-account limit, but its accounts look
 --   alike: nearly all their views are of strangers (no follow tie), at a steady, unhurried pace,
---   from the same browser build (header fingerprint). When at least min_cohort accounts of one
---   fingerprint qualify at the same time (each judged on its views so far in the horizon), every
---   one of them is reported. The cohort is
+--   from the same browser build (header fingerprint). When at least min_cohort accounts that used
+--   one fingerprint in the horizon qualify at the same time (each judged on its views so far in
+--   the horizon), every one of them is reported. The cohort is
 --   evidence, not a link: a browser build is shared by strangers, and two scrapers may use the
 --   same one. Accounts that view strangers in bursts (the fresh-account rush) are left to their own
 --   detectors. People who see mostly strangers are rare, and rarely several on one browser build.
+-- resets: horizon
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}
@@ -68,7 +69,11 @@ candidates AS (
     SELECT DISTINCT actor_key, horizon FROM status WHERE qualifies = 1
 ),
 builds AS (
-    SELECT DISTINCT actor_account AS actor_key, fingerprint FROM events
+    -- the browser builds an account used in the horizon it is judged in: a row depends only on
+    -- the events of its horizon (resets: horizon)
+    SELECT DISTINCT actor_account AS actor_key, fingerprint,
+           floor(epoch_s / ({{horizon_hours}} * 3600)) AS horizon
+    FROM events
     WHERE actor_account IS NOT NULL AND actor_client IS NULL
       AND fingerprint LIKE 'hdr:%'
 ),
@@ -78,7 +83,7 @@ sized AS (
                               RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cohort
     FROM changes c
     JOIN candidates k ON k.actor_key = c.actor_key AND k.horizon = c.horizon
-    JOIN builds b ON b.actor_key = c.actor_key
+    JOIN builds b ON b.actor_key = c.actor_key AND b.horizon = c.horizon
 ),
 reported AS (
     -- one row per account and cohort size: the first window it fired at that size
