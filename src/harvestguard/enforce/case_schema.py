@@ -1,8 +1,8 @@
 """The case store's tables (its own MetaData: the guard's database is not the platform's) and the
 triggers that make the audit log append-only in the database itself, not only in our API.
 
-Created idempotently by ``create_schema``: tables that exist are left alone, the triggers are
-``IF NOT EXISTS`` (SQLite) or ``CREATE OR REPLACE`` (PostgreSQL).
+Created and upgraded by ``create_schema``, which runs the store's Alembic migrations
+(``case_migrations``, ``migrations/versions/``); this metadata is what they must build.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
-    text,
 )
 from sqlalchemy.types import TypeDecorator
+
+from harvestguard.enforce import case_migrations
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -84,35 +85,8 @@ audit = Table(
     Column("details", JSON, nullable=False),
 )
 
+# raised by the triggers of migrations/versions/0001_case_store.py
 APPEND_ONLY_MESSAGE = "hg_case_audit is append-only"
-
-_TRIGGERS: dict[str, tuple[str, ...]] = {
-    "sqlite": tuple(
-        f"""
-        CREATE TRIGGER IF NOT EXISTS hg_case_audit_no_{verb.lower()}
-        BEFORE {verb} ON hg_case_audit
-        BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY_MESSAGE}'); END
-        """
-        for verb in ("UPDATE", "DELETE")
-    ),
-    "postgresql": (
-        f"""
-        CREATE OR REPLACE FUNCTION hg_case_audit_append_only() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION '{APPEND_ONLY_MESSAGE}'; END $$
-        """,
-        """
-        CREATE OR REPLACE TRIGGER hg_case_audit_no_rewrite
-        BEFORE UPDATE OR DELETE ON hg_case_audit
-        FOR EACH ROW EXECUTE FUNCTION hg_case_audit_append_only()
-        """,
-        """
-        CREATE OR REPLACE TRIGGER hg_case_audit_no_truncate
-        BEFORE TRUNCATE ON hg_case_audit
-        FOR EACH STATEMENT EXECUTE FUNCTION hg_case_audit_append_only()
-        """,
-    ),
-}
 
 
 def make_engine(url: str) -> Engine:
@@ -132,12 +106,6 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Creates what is missing: tables, then the append-only triggers of the audit log."""
-    metadata.create_all(engine)
-    statements = _TRIGGERS.get(engine.dialect.name)
-    if statements is None:
-        # other databases get the tables; the API alone keeps their audit log append-only
-        return
-    with engine.begin() as connection:
-        for statement in statements:
-            connection.execute(text(statement))
+    """Brings the database to the current schema: the tables, then the append-only triggers of
+    the audit log, by the store's Alembic migrations (``case_migrations``)."""
+    case_migrations.upgrade(engine)
