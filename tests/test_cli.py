@@ -14,7 +14,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
+from harvestguard.canaries import CanaryKind
 from photoshare import cli
+from photoshare.canaries import canary_ids
 from photoshare.db import make_engine, make_sessionmaker
 from photoshare.models import PartnerApp, Story, User
 from photoshare.security import verify_password
@@ -34,6 +36,10 @@ def _run(*args: str) -> Result:
     return runner.invoke(cli.app, list(args), env={"COLUMNS": "200"})
 
 
+# the accounts of people: the seed plants canary accounts beside them (docs/canaries.md)
+_PEOPLE = select(func.count(User.id)).where(User.id.not_in(canary_ids(CanaryKind.ACCOUNT)))
+
+
 def _query(data_dir: Path, statement: Any) -> Any:
     engine = make_engine(f"sqlite:///{data_dir / 'photoshare.db'}")
     try:
@@ -49,12 +55,12 @@ def test_seed_fills_an_empty_database_once(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "15 (" in result.output and "Lumen Analytics" in result.output
     assert SEED_PASSWORD in result.output
-    assert _query(data_dir, select(func.count(User.id))) == 15
+    assert _query(data_dir, _PEOPLE) == 15
 
     again = _run("seed", "--users", "15", "--data-dir", str(data_dir))
     assert again.exit_code == 1
     assert "already has accounts" in again.output
-    assert _query(data_dir, select(func.count(User.id))) == 15
+    assert _query(data_dir, _PEOPLE) == 15
 
 
 def test_seed_refuses_a_world_without_accounts(tmp_path: Path) -> None:
@@ -127,7 +133,7 @@ def test_demo_seeds_once_and_prints_accounts_and_credentials(tmp_path: Path) -> 
     assert second.exit_code == 0, second.output
     assert "Using the demo world" in second.output
     assert re.findall(r"client id:\s+(\S+)", second.output) == client_ids
-    assert _query(data_dir, select(func.count(User.id))) == 25
+    assert _query(data_dir, _PEOPLE) == 25
 
 
 def test_purge_deletes_the_expired_stories_of_a_seeded_world(tmp_path: Path) -> None:

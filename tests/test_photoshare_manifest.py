@@ -76,7 +76,7 @@ def test_seed_writes_the_manifest_where_asked(tmp_path: Path) -> None:
     result = runner.invoke(photoshare_cli, ["seed", "--users", "8", "--data-dir", str(data_dir)])
     assert result.exit_code == 0, result.output
     default = load_manifest(data_dir / "manifest.json")
-    assert len(default.users) == 8
+    assert len(default.people()) == 8  # and the canaries beside them
 
     other = tmp_path / "elsewhere" / "world.json"
     result = runner.invoke(

@@ -53,7 +53,7 @@ class SeededWorld:
     report: SeedReport
 
 
-def _seeded(directory: Path, *, users: int, seed: int) -> SeededWorld:
+def _seeded(directory: Path, *, users: int, seed: int, canaries: bool = True) -> SeededWorld:
     directory.mkdir(parents=True)
     engine = make_engine(f"sqlite:///{directory / 'world.db'}")
     migrate.upgrade(engine)
@@ -61,13 +61,14 @@ def _seeded(directory: Path, *, users: int, seed: int) -> SeededWorld:
     media_dir = directory / "media"
     media_dir.mkdir()
     with sessions() as db:
-        report = seed_world(db, media_dir, users=users, seed=seed, now=NOW)
+        report = seed_world(db, media_dir, users=users, seed=seed, now=NOW, canaries=canaries)
     return SeededWorld(engine, sessions, media_dir, report)
 
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededWorld]:
-    world = _seeded(tmp_path_factory.mktemp("seed") / "big", users=200, seed=1)
+    # the world of people only: the canaries planted beside it are tested in test_canaries.py
+    world = _seeded(tmp_path_factory.mktemp("seed") / "big", users=200, seed=1, canaries=False)
     yield world
     world.engine.dispose()
 

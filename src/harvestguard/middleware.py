@@ -178,6 +178,8 @@ class GuardMiddleware:
                 exchange.written += _content_length(exchange.headers)
             await send(message)
 
+        # the app marks what it serves for this actor (harvestguard.attribute) from these keys
+        scope[KEYS_SCOPE_KEY] = network_keys
         token = context.activate(ctx)
         try:
             if exchange.verdict.decision == Decision.ALLOW:

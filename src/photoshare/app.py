@@ -10,12 +10,14 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from harvestguard.attribute import watermarker_for
+from harvestguard.clock import SYSTEM_CLOCK
 from harvestguard.config import GuardConfig
 from harvestguard.enforce.setup import build_enforcement
 from harvestguard.middleware import GuardMiddleware
 from harvestguard.policy import default_policy, load_policy
 from harvestguard.sinks import BufferedSink, open_sink
-from photoshare import migrate
+from photoshare import db, migrate
 from photoshare.db import make_engine, make_sessionmaker
 from photoshare.deps import SESSION_COOKIE
 from photoshare.guard_actions import PhotoshareActions
@@ -70,6 +72,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             context=context_provider(app.state.sessionmaker),
         )
         app.state.guard = guard
+        db.use_clock(None if guard.clock is SYSTEM_CLOCK else guard.clock.now)
+        app.state.watermarker = watermarker_for(guard_config.data_dir)
         app.state.guard_sink = guard.sink  # the limits' tee in front of the buffered sink
         app.state.guard_decisions = guard.table
         app.state.guard_limits = guard.limits

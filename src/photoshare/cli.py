@@ -16,8 +16,11 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from harvestguard.canaries import CanaryKind
 from photoshare import migrate
 from photoshare.app import create_app
+from photoshare.canaries import canary_ids, export_canaries
+from photoshare.cluster import cluster_command
 from photoshare.db import make_engine, make_sessionmaker
 from photoshare.jobs import purge_compliance_events, purge_expired_stories
 from photoshare.manifest import write_manifest
@@ -29,6 +32,7 @@ from photoshare.settings import Settings
 app = typer.Typer(help="photoshare: a small photo-sharing network, protected by harvestguard.")
 partner_app = typer.Typer(help="Partner apps of the API.")
 app.add_typer(partner_app, name="partner")
+app.command("cluster")(cluster_command)
 
 console = Console()
 
@@ -113,6 +117,7 @@ def _seed(sessions: sessionmaker[Session], settings: Settings, users: int, seed:
             users=users,
             seed=seed,
             progress=lambda done, _total: bar.update(task, completed=done),
+            canary_key=settings.secret_key.encode(),
         )
 
 
@@ -174,6 +179,9 @@ def seed(
     try:
         report = _seed(sessions, settings, users, seed)
         _write_manifest(sessions, settings, manifest)
+        with sessions() as db:
+            canaries = export_canaries(db, settings.data_dir)
+        console.print(f"Canaries ({report.canaries}) for detection and attribution: {canaries}")
     except SeedError as error:
         console.print(f"[red]Cannot seed {settings.data_dir}:[/red] {error}")
         raise typer.Exit(1) from error
@@ -249,17 +257,14 @@ def _sample_accounts(db: Session) -> list[tuple[str, str, int, int]]:
     )
     posts = select(func.count(Post.id)).where(Post.owner_id == User.id).scalar_subquery()
     authorising = select(PartnerAuthorisation.user_id)
+    people = select(User).where(User.id.not_in(canary_ids(CanaryKind.ACCOUNT)))  # never a canary
     picks = (
-        select(User)
-        .where(~User.is_private, ~User.is_business)
+        people.where(~User.is_private, ~User.is_business)
         .order_by(followers.desc(), User.id)
         .limit(3),
-        select(User).where(User.is_private).order_by(followers.desc(), User.id).limit(1),
-        select(User).where(User.is_business, User.id.in_(authorising)).order_by(User.id).limit(2),
-        select(User)
-        .where(User.is_business, User.id.not_in(authorising))
-        .order_by(User.id)
-        .limit(1),
+        people.where(User.is_private).order_by(followers.desc(), User.id).limit(1),
+        people.where(User.is_business, User.id.in_(authorising)).order_by(User.id).limit(2),
+        people.where(User.is_business, User.id.not_in(authorising)).order_by(User.id).limit(1),
     )
     rows: list[tuple[str, str, int, int]] = []
     for query in picks:

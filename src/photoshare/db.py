@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+_now: Callable[[], datetime] = partial(datetime.now, UTC)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _now()
+
+
+def use_clock(now: Callable[[], datetime] | None) -> None:
+    """The platform's clock (None: real time). A simulation that runs the guard's clock faster
+    than life runs the platform's on it too, so that a story posted in the simulation's evening
+    is posted then, expires a simulated day later, and is judged fresh by the guard."""
+    global _now
+    _now = now or partial(datetime.now, UTC)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -14,6 +14,7 @@ from harvestguard.policy import Policy, redact
 from photoshare.db import utcnow
 from photoshare.models import PartnerToken, User, WebSession
 from photoshare.security import token_hash
+from photoshare.serialize import served
 from photoshare.settings import Settings
 from photoshare.viewer import Viewer
 
@@ -92,4 +93,4 @@ def show(
     if ctx is not None:
         object_id = obj.get("id")
         ctx.claim(resource, None if object_id is None else str(object_id), audience.kind.value)
-    return disclosure.data
+    return served(request, resource, obj, disclosure.data)

@@ -1,9 +1,10 @@
 """What photoshare tells harvestguard's detectors about itself: the context tables.
 
 Who follows whom, when accounts were created, which stories were posted when, where posts were
-made, which partner apps hold which scopes. The detectors that need them (social breadth, story
-freshness, accounts created together, partner scopes) use them; the rest run without. The tables
-come from the same manifest the simulator reads (one export of the database, not two).
+made, which partner apps hold which scopes, which objects are canaries. The detectors that need
+them (social breadth, story freshness, accounts created together, partner scopes, canary reads)
+use them; the rest run without. The tables come from the same manifest the simulator reads (one
+export of the database, not two), the canaries straight from the database.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from harvestguard.canaries import canaries_table
 from harvestguard.detect.context import Context, context_from_world
 from harvestguard.simulate.manifest import world_from_manifest
+from photoshare.canaries import canary_records
 from photoshare.manifest import export_manifest
 
 
 def platform_context(db: Session) -> Context:
-    return context_from_world(world_from_manifest(export_manifest(db)))
+    tables = context_from_world(world_from_manifest(export_manifest(db)))
+    # The canaries straight from the database rather than the manifest: photoshare's media
+    # events name a photo by its media id, which the manifest (keys only) does not carry.
+    canaries = canary_records(db)
+    if canaries:
+        tables["canaries"] = canaries_table(canaries)
+    return tables
 
 
 def context_provider(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from harvestguard.simulate.manifest import FORMAT, VERSION
 from photoshare.db import utcnow
 from photoshare.models import (
+    CanaryObject,
     Follow,
     FollowStatus,
     Media,
@@ -107,6 +108,11 @@ def export_manifest(db: Session, *, now: datetime | None = None) -> dict[str, An
             if story.owner_id in active
         ],
         "partner_apps": _partner_apps(db),
+        # what no link leads to: the simulator's benign people must not visit them either
+        "canaries": [
+            {"kind": row.kind, "id": row.object_id, "label": row.label}
+            for row in db.scalars(select(CanaryObject).order_by(CanaryObject.id))
+        ],
     }
 
 

@@ -239,3 +239,21 @@ class ComplianceEvent(Base):
 
 
 Index("ix_follows_pair_status", Follow.follower_id, Follow.followee_id, Follow.status)
+
+
+class CanaryObject(Base):
+    """A planted honeytoken (``photoshare.canaries``): which object, and the marker it carries.
+
+    No foreign key: the object may be gone (an expired story is purged) while the record of
+    having planted it stays.
+    """
+
+    __tablename__ = "canaries"
+    __table_args__ = (UniqueConstraint("kind", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # account | post | story | venue
+    object_id: Mapped[int] = mapped_column(Integer)
+    marker: Mapped[str] = mapped_column(String(120))
+    label: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import unicodedata
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from photoshare import seed_vocabulary as words
+from photoshare.canaries import CanaryPlanting
 from photoshare.db import utcnow
 from photoshare.media import discard_file, write_image
 from photoshare.models import (
@@ -76,6 +78,9 @@ class SeedReport:
     media: int
     password: str
     partners: tuple[SeededPartner, ...]
+    # canary objects planted besides the world above (``photoshare.canaries``); the counts
+    # above are of the world of people only
+    canaries: int = 0
 
 
 class SeedError(Exception):
@@ -98,13 +103,23 @@ def seed_world(
     seed: int = 1,
     now: datetime | None = None,
     progress: Progress | None = None,
+    canaries: bool = True,
+    canary_key: bytes | None = None,
 ) -> SeedReport:
-    """Fills an empty database (and media directory) with a world of ``users`` accounts."""
+    """Fills an empty database (and media directory) with a world of ``users`` accounts.
+
+    With ``canaries``, plants the canaries too, their markers keyed by ``canary_key``; without
+    a key they are derived from the seed, which keeps a demo world reproducible but lets anyone
+    who knows the seed recompute them: a real deployment passes a secret key.
+    """
     if users < 1:
         raise SeedError("a world needs at least one account")
     if db.scalar(select(func.count(User.id))):
         raise SeedError("the database already has accounts; seed an empty one")
     builder = _WorldBuilder(db, media_dir, random.Random(seed), now or utcnow())
+    if canaries:
+        builder.canary_key = canary_key or f"photoshare seed {seed}".encode()
+        builder.seed = seed
     try:
         return builder.build(users, progress)
     except BaseException:
@@ -123,6 +138,8 @@ class _WorldBuilder:
         self.written: list[str] = []
         self.counts = {"posts": 0, "with_venue": 0, "live": 0, "expired": 0, "likes": 0}
         self.counts |= {"comments": 0, "media": 0}
+        self.canary_key: bytes | None = None
+        self.seed = 0
 
     def build(self, n: int, progress: Progress | None) -> SeedReport:
         venues = self._venues()
@@ -130,10 +147,18 @@ class _WorldBuilder:
         edges = self._graph(n)
         followers = self._follows(accounts, edges)
         everyone = [account.user for account in accounts]
+        canaries = self._canaries()
+        wanted = 0 if canaries is None else canaries.posts_wanted
+        # the canary posts are made among everyone's, at evenly spread turns of the loop
+        turns = Counter((k * n) // wanted for k in range(wanted))
         for index, account in enumerate(accounts):
             self._content(account, everyone, accounts, followers[index], venues[account.city])
+            if canaries is not None:
+                for _ in range(turns[index]):
+                    canaries.post()
             if progress is not None:
                 progress(index + 1, n)
+        planted = 0 if canaries is None else canaries.finish()
         self.db.commit()
         # From here on the files belong to committed rows: a failure must not remove them.
         self.written.clear()
@@ -157,7 +182,24 @@ class _WorldBuilder:
             media=self.counts["media"],
             password=SEED_PASSWORD,
             partners=partners,
+            canaries=planted,
         )
+
+    def _canaries(self) -> CanaryPlanting | None:
+        if self.canary_key is None:
+            return None
+        planting = CanaryPlanting(
+            self.db,
+            self.media_dir,
+            key=self.canary_key,
+            seed=self.seed,
+            now=self.now,
+            story_ttl=STORY_TTL,
+            make_image=_generated_image,
+            written=self.written,
+        )
+        planting.begin()
+        return planting
 
     def _venues(self) -> dict[str, list[Venue]]:
         venues: dict[str, list[Venue]] = {}

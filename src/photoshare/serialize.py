@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.requests import Request
+
+from harvestguard.attribute import Watermarker, mark_identity
 from photoshare.models import Comment, Media, Post, Story, User, Venue
 
 
@@ -113,3 +116,47 @@ def venue_dict(venue: Venue) -> dict[str, Any]:
         "lat": venue.lat,
         "lon": venue.lon,
     }
+
+
+# What a viewer is served carries its watermarks (harvestguard.attribute, docs/attribution.md):
+# keyed marks of the viewer's identity, invisible and harmless, that attribute a leaked dataset.
+
+
+def _marking(request: Request) -> tuple[Watermarker, str] | None:
+    watermarker: Watermarker | None = getattr(request.app.state, "watermarker", None)
+    identity = None if watermarker is None else mark_identity(request.scope)
+    return None if watermarker is None or identity is None else (watermarker, identity)
+
+
+def served(
+    request: Request, resource: str, obj: dict[str, Any], data: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """``data``, what the policy let out of ``obj``, with the viewer's marks in its coordinates."""
+    marking = _marking(request)
+    if data is None or marking is None:
+        return data
+    watermarker, identity = marking
+    return watermarker.mark_disclosure(identity, request.app.state.policy, resource, obj, data)
+
+
+def served_list(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` with those created at the same time in the viewer's order."""
+    marking = _marking(request)
+    if marking is None:
+        return items
+    watermarker, identity = marking
+    return watermarker.mark_listing(
+        identity,
+        items,
+        rank=lambda item: item.get("created_at") or id(item),
+        object_id=lambda item: str(item.get("id")),
+    )
+
+
+def served_photo(request: Request, key: str, data: bytes) -> bytes:
+    """The photo's bytes as served to the viewer: with the viewer's image watermark."""
+    marking = _marking(request)
+    if marking is None:
+        return data
+    watermarker, identity = marking
+    return watermarker.mark_photo(identity, key, data)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 
 import pyarrow as pa
 
+from harvestguard.canaries import Canary, CanaryKind, canaries_table
 from harvestguard.simulate.world import World
 
 _TEXT: pa.DataType = pa.string()
@@ -47,7 +48,7 @@ def check_context(context: Context) -> dict[str, pa.Table]:
 def context_from_world(world: World) -> dict[str, pa.Table]:
     """Every context table a World can supply (the simulator's platform content)."""
     follows = [(str(a), str(b)) for a, followees in world.following.items() for b in followees]
-    return {
+    tables = {
         "follows": _table("follows", follows),
         "accounts": _table("accounts", [(str(u.id), u.created_at) for u in world.users.values()]),
         "stories": _table(
@@ -67,6 +68,19 @@ def context_from_world(world: World) -> dict[str, pa.Table]:
             [(a.client_id, sorted(a.scopes), a.purpose) for a in world.apps.values()],
         ),
     }
+    if world.canaries:  # without any, canary_access is skipped rather than run on nothing
+        tables["canaries"] = canaries_table(_world_canaries(world))
+    return tables
+
+
+def _world_canaries(world: World) -> list[Canary]:
+    """The world's canaries as records; a post's or story's photo is read under its media key."""
+    canaries = []
+    for (kind, object_id), label in world.canaries.items():
+        item = world.posts.get(object_id) if kind == "post" else world.stories.get(object_id)
+        media = item.media_key if kind in ("post", "story") and item is not None else None
+        canaries.append(Canary(CanaryKind(kind), str(object_id), label, label, media_id=media))
+    return canaries
 
 
 def _table(name: str, rows: Sequence[tuple[object, ...]]) -> pa.Table:

@@ -15,6 +15,7 @@ from typing import Any
 from harvestguard.simulate.world import City, PartnerApp, Post, Story, User, Venue, World
 
 FORMAT = "harvestguard-world"
+CANARY_KINDS = ("account", "post", "story", "venue")
 VERSION = 1
 
 
@@ -69,6 +70,10 @@ def world_to_manifest(world: World) -> dict[str, Any]:
                 "authorised_by": sorted(a.authorised_by),
             }
             for a in world.apps.values()
+        ],
+        "canaries": [
+            {"kind": kind, "id": object_id, "label": label}
+            for (kind, object_id), label in world.canaries.items()
         ],
     }
 
@@ -129,6 +134,8 @@ def world_from_manifest(data: Mapping[str, Any]) -> World:
                     authorised_by={int(user) for user in a.get("authorised_by", [])},
                 )
             )
+        for c in data.get("canaries", []):
+            world.canaries[(_canary_kind(c["kind"]), int(c["id"]))] = str(c.get("label", ""))
     except ManifestError:
         raise
     except (KeyError, TypeError, ValueError) as error:
@@ -159,6 +166,13 @@ def _time(value: Any) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.timestamp()
+
+
+def _canary_kind(value: Any) -> str:
+    kind = str(value)
+    if kind not in CANARY_KINDS:
+        raise ManifestError(f"unknown canary kind {kind!r}; expected one of {CANARY_KINDS}")
+    return kind
 
 
 def _item(item: Post | Story) -> dict[str, Any]:

@@ -297,7 +297,7 @@ class Platform:
         if intent.identity.user_id is None:
             return _plain(401, "search")
         shown = _Shown()
-        for venue_id in self.world.venues_by_city.get(str(intent.target), [])[:SEARCH_LIMIT]:
+        for venue_id in self.world.listed_venues(str(intent.target))[:SEARCH_LIMIT]:
             shown.claim("location", venue_id, _AUTH)
             shown.add(None, self.table.classes("location", _AUTH, False))
         return shown.response(200, "search")

@@ -126,6 +126,9 @@ class World:
         self.all_stories: Timeline[Story] = Timeline()
         self.media: dict[str, Post | Story] = {}
         self.apps: dict[str, PartnerApp] = {}
+        # (kind, id) -> label of the canaries (``harvestguard.canaries``): kinds account, post,
+        # story, venue. No link leads to them: the browsing helpers below leave them out.
+        self.canaries: dict[tuple[str, int], str] = {}
         self._sorted_usernames: list[str] | None = None
 
     def add_user(self, user: User) -> None:
@@ -180,14 +183,28 @@ class World:
         return self._sorted_usernames
 
     def usernames_starting(self, prefix: str, limit: int) -> list[str]:
+        """What a search for ``prefix`` lists: never a canary account."""
         names = self.sorted_usernames()
-        start = bisect.bisect_left(names, prefix)
         found: list[str] = []
-        for name in names[start : start + limit]:
-            if not name.startswith(prefix):
+        for name in names[bisect.bisect_left(names, prefix) :]:
+            if len(found) == limit or not name.startswith(prefix):
                 break
-            found.append(name)
+            if not self.is_canary("account", self.by_username[name]):
+                found.append(name)
         return found
+
+    def is_canary(self, kind: str, object_id: int) -> bool:
+        return (kind, object_id) in self.canaries
+
+    def people(self) -> list[int]:
+        """The ids of the accounts of people, in order: every account but the canaries."""
+        return [
+            user_id for user_id in sorted(self.users) if ("account", user_id) not in self.canaries
+        ]
+
+    def listed_venues(self, city: str) -> list[int]:
+        """The venues of a city a person finds by searching or browsing: no canary venue."""
+        return [v for v in self.venues_by_city.get(city, ()) if ("venue", v) not in self.canaries]
 
     def is_live(self, story: Story, now: float) -> bool:
         return story.created_at <= now < story.created_at + STORY_TTL_SECONDS

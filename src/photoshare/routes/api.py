@@ -21,6 +21,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from harvestguard import context
+from harvestguard.canaries import CanaryKind
 from photoshare import compliance
 from photoshare.api_models import (
     MAX_LOOKUP,
@@ -38,11 +39,12 @@ from photoshare.api_models import (
     UserPage,
     UserProfile,
 )
+from photoshare.canaries import canary_ids
 from photoshare.deps import DB, CurrentPartner, show
 from photoshare.models import Comment, PartnerApp, PartnerAuthorisation, Post, User, Venue
 from photoshare.queries import active_user, post_objects, profile_objects
 from photoshare.routes.api_errors import ApiProblem, PartnerRoute, not_found
-from photoshare.serialize import comment_dict, venue_dict
+from photoshare.serialize import comment_dict, served_list, venue_dict
 from photoshare.viewer import Viewer
 
 # What a partner is told each scope is for; the fields themselves are the policy's to decide.
@@ -194,7 +196,8 @@ def _posts() -> Select[Post]:
 def _shown(
     request: Request, db: Session, viewer: Viewer, resource: str, objs: Iterable[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    return [data for obj in objs if (data := show(request, db, viewer, resource, obj)) is not None]
+    shown = [data for obj in objs if (data := show(request, db, viewer, resource, obj)) is not None]
+    return served_list(request, shown)
 
 
 def _profile_or_404(
@@ -269,6 +272,7 @@ def search_users(
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     query = _active_users().where(
         User.id.in_(_authorising_owners(viewer)),
+        User.id.not_in(canary_ids(CanaryKind.ACCOUNT)),
         User.username.ilike(pattern, escape="\\") | User.display_name.ilike(pattern, escape="\\"),
     )
     page, next_cursor = _keyset_page(db, query, User.id, limit, cursor, newest_first=False)

@@ -25,7 +25,7 @@ from photoshare.media import (
     media_path,
 )
 from photoshare.models import Media, Post, Story, User, Venue
-from photoshare.serialize import media_url
+from photoshare.serialize import media_url, served_photo
 from photoshare.settings import Settings
 from photoshare.viewer import Viewer
 
@@ -302,6 +302,7 @@ def serve_media(request: Request, db: DB, viewer: CurrentViewer, key: str) -> Re
         data = media_path(request.app.state.settings.media_dir, media.key).read_bytes()
     except FileNotFoundError:
         return PlainTextResponse("not found", status_code=404)
+    data = served_photo(request, media.key, data)
     max_age = MAX_AGE_SECONDS
     if parent.expires_at is not None:
         max_age = min(max_age, int((parent.expires_at - utcnow()).total_seconds()))

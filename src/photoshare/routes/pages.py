@@ -16,8 +16,10 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from harvestguard import context
+from harvestguard.canaries import CanaryKind
 from harvestguard.events import AudienceKind
 from photoshare import queries, web
+from photoshare.canaries import canary_ids
 from photoshare.deps import DB, CurrentViewer, show
 from photoshare.models import Comment, Follow, FollowStatus, Like, Post, Story, User, Venue
 from photoshare.serialize import comment_dict, connection_dict, story_dict, venue_dict
@@ -284,6 +286,7 @@ def search(request: Request, db: DB, viewer: CurrentViewer, q: str = "") -> Resp
             select(User)
             .where(
                 User.disabled.is_(False),
+                User.id.not_in(canary_ids(CanaryKind.ACCOUNT)),
                 or_(
                     username.contains(needle, autoescape=True),
                     display_name.contains(needle, autoescape=True),
@@ -310,10 +313,11 @@ def search_locations(request: Request, db: DB, viewer: CurrentViewer, q: str = "
         venues = db.scalars(
             select(Venue)
             .where(
+                Venue.id.not_in(canary_ids(CanaryKind.VENUE)),
                 or_(
                     func.lower(Venue.name).contains(needle, autoescape=True),
                     func.lower(Venue.city).contains(needle, autoescape=True),
-                )
+                ),
             )
             .order_by(Venue.name, Venue.id)
             .limit(SEARCH_LIMIT)

@@ -4,8 +4,9 @@
 -- severity: critical
 -- tos_clause: "4.2 No automated collection of other members' data"
 -- description: >
---   Canaries are objects no person has a reason to open (listed in the canaries table, filled by
---   attribution): any successful read of one is reported, at the window it happened in.
+--   Canaries are objects no person's browsing reaches (listed in the canaries table, which the
+--   platform fills from the canaries it planted): any successful read of one is reported, at the
+--   window it happened in.
 -- needs: [canaries]
 -- resets: window
 -- parameters:

@@ -9,6 +9,7 @@ from harvestguard.simulate.actors.benign import (
     Person,
     PowerUser,
     SearchCrawler,
+    StoryPoster,
 )
 from harvestguard.simulate.actors.harvesters import (
     FreshAccountRush,
@@ -40,6 +41,7 @@ __all__ = [
     "PowerUser",
     "SearchCrawler",
     "SimContext",
+    "StoryPoster",
     "build_population",
 ]
 
@@ -48,7 +50,7 @@ def build_population(ctx: SimContext) -> list[Actor]:
     """Every actor of the scenario, in a fixed order (ids are stable for a seed)."""
     scenario, world = ctx.scenario, ctx.world
     rng = ctx.keys.rng
-    holders = sorted(world.users)
+    holders = world.people()  # never a canary account
     rng.shuffle(holders)
     networks = _networks(ctx, scenario.people + scenario.power_users + scenario.anonymous_visitors)
     actors: list[Actor] = []

@@ -11,7 +11,7 @@ from harvestguard.simulate import intents as p
 from harvestguard.simulate.actors.base import Actor, SimContext, next_session, think_time
 from harvestguard.simulate.intents import Identity, Intent
 from harvestguard.simulate.network import CRAWLER_RANGE, CRAWLER_UA, DESKTOP_UAS, MOBILE_UAS
-from harvestguard.simulate.world import PartnerApp, User
+from harvestguard.simulate.world import PartnerApp, Story, User
 
 # what a person does next in a session, and how often
 _PERSON_MIX: tuple[tuple[str, float], ...] = (
@@ -149,7 +149,9 @@ class Person(Actor):
                 steps.append(self._profile(ident, now + think_time(rng, 5), target))
             return steps
         if action == "venue":
-            venues = world.venues_by_city.get(self.city) or list(world.venues)
+            venues = world.listed_venues(self.city) or [
+                v for v in world.venues if not world.is_canary("venue", v)
+            ]
             return [self.request(ident, p.LOCATION, now, rng.choice(venues))]
         if action == "connections":
             page = p.FOLLOWERS if rng.random() < 0.5 else p.FOLLOWING
@@ -189,7 +191,8 @@ class Person(Actor):
         world = self.ctx.world
         if not self.followed:
             # a visitor has no follows: they come back to a few accounts they know of
-            self.followed = self.rng.sample(sorted(world.users), min(8, len(world.users)))
+            people = world.people()
+            self.followed = self.rng.sample(people, min(8, len(people)))
         target = self.rng.choice(self.followed)
         if self.rng.random() < 0.5:
             return [self._profile(ident, now, target)]
@@ -268,7 +271,8 @@ class SearchCrawler(Actor):
 
     def intents(self) -> Iterator[Intent]:
         world = self.ctx.world
-        usernames = list(world.by_username)
+        # it finds pages by following links: none leads to a canary
+        usernames = [n for n, i in world.by_username.items() if not world.is_canary("account", i)]
         self.rng.shuffle(usernames)
         now = self.ctx.start + self.rng.uniform(0, 600)
         robots_due = now
@@ -288,3 +292,25 @@ class SearchCrawler(Actor):
                 for post in timeline.items[: timeline.created_by(now)][-3:]:
                     yield Intent(now, ident, p.POST, post.id)
                     now += self.rng.expovariate(self.rate)
+
+
+class StoryPoster(Actor):
+    """Someone posting stories from their phone during a live run: the stories the world plans
+    for the run are uploaded by their owners, at the time planned (live mode only; in event mode
+    the stories are simply in the world)."""
+
+    actor_class = "person"
+
+    def __init__(self, actor_id: str, ctx: SimContext, user: User, stories: list[Story]) -> None:
+        super().__init__(actor_id, ctx)
+        self.stories = sorted(stories, key=lambda story: story.created_at)
+        self.identity = ctx.keys.identity(
+            ctx.space.address("home"),
+            self.rng.choice(MOBILE_UAS),
+            session=ctx.keys.session_id(),
+            user_id=user.id,
+        )
+
+    def intents(self) -> Iterator[Intent]:
+        for story in self.stories:
+            yield self.request(self.identity, p.STORY_UPLOAD, story.created_at, story.id)
