@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from harvestguard.attribute.cli import attribute_command, keys_command
+from harvestguard.dashboard.cli import serve_command, users_app
 from harvestguard.detect.cli import detect_command
 from harvestguard.enforce.cli import app as case_app
 from harvestguard.enforce.decisions_cli import app as decisions_app
@@ -175,6 +177,10 @@ app.command("detect")(detect_command)
 app.add_typer(case_app, name="case")
 app.add_typer(decisions_app, name="decisions")
 app.command("scan")(scan_command)
+app.command("attribute")(attribute_command)
+app.command("attribute-keys")(keys_command)
+app.command("serve")(serve_command)
+app.add_typer(users_app, name="users")
 
 
 def _add_plugin_commands() -> None:

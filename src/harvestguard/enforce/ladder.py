@@ -13,7 +13,7 @@ and the platform is left alone.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -109,7 +109,7 @@ class Ladder:
             elif level <= previous.level:
                 return []  # the same offence, already acted on
         reason = _reason(entity, level)
-        return [self._record(key, level, reason, entity, now) for key in sorted(keys)]
+        return [self._record(key, level, reason, entity.id, now) for key in sorted(keys)]
 
     def decide(
         self, entity: Entity, now: datetime, case_id: str | None = None
@@ -125,6 +125,37 @@ class Ladder:
                 self.table.put(record)
                 self._history[record.key] = _Offence(record.level, now)
         if records and records[0].level == Level.BAN and not self.shadow:
+            for record in records:
+                self._platform(record, restore=False)
+        return records
+
+    def ban(
+        self,
+        keys: Iterable[ActorKey],
+        by: str,
+        reason: str,
+        now: datetime,
+        *,
+        entity_id: str | None = None,
+        case_id: str | None = None,
+    ) -> list[DecisionRecord]:
+        """An analyst's ban: the keys the ladder acts on, banned for as long as the ladder bans
+        (network keys for ``network_ban``), the platform's accounts disabled and partner apps
+        revoked. Returns the records written."""
+        if not by.strip() or not reason.strip():
+            raise ValueError("a ban names who bans and why")
+        with self._lock:
+            records = [
+                replace(
+                    self._record(key, Level.BAN, reason, entity_id, now), by=by, case_id=case_id
+                )
+                for key in sorted(set(keys))
+                if key[0] in LADDER_KINDS
+            ]
+            for record in records:
+                self.table.put(record)
+                self._history[record.key] = _Offence(record.level, now)
+        if not self.shadow:
             for record in records:
                 self._platform(record, restore=False)
         return records
@@ -164,7 +195,7 @@ class Ladder:
         return max(offences, key=lambda o: (o.level, o.at))
 
     def _record(
-        self, key: ActorKey, level: Level, reason: str, entity: Entity, now: datetime
+        self, key: ActorKey, level: Level, reason: str, entity_id: str | None, now: datetime
     ) -> DecisionRecord:
         duration = self.settings.durations[level]
         if key[0] in NETWORK_KINDS:
@@ -176,7 +207,7 @@ class Ladder:
             by=LADDER,
             created_at=now,
             expires_at=now + duration,
-            entity_id=entity.id,
+            entity_id=entity_id,
             shadow=self.shadow,
         )
 
