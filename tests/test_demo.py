@@ -5,13 +5,17 @@ report, checked against the guard's own records."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 from rich.console import Console
+from starlette.testclient import TestClient
 
+from harvestguard.dashboard.security import CSRF_FIELD
 from harvestguard.enforce.cases import CaseStore
+from photoshare.demo.cli import DASHBOARD_PATH, DEMO_ANALYST, demo_site
 from photoshare.demo.outcome import AdversaryOutcome
 from photoshare.demo.run import GUARD_DIR, DemoOptions, DemoResult, run_demo
 from photoshare.demo.view import LABELS, print_result
@@ -83,3 +87,30 @@ def test_the_table_shows_each_adversary_and_whether_it_was_stopped(demo: DemoRes
         assert ("not detected" in row) == (adversary.detected_at is None), row
     assert f"wrongly acted on: {len(demo.outcome.benign_refused)}" in " ".join(text.split())
     assert str(demo.artefacts["notice (PDF)"]) in text.replace("\n", "")
+
+
+def test_the_served_demo_has_the_dashboard_beside_the_site(demo: DemoResult) -> None:
+    """`harvestguard demo --serve`: the site, and the analysts' dashboard under /guard showing
+    the run's cases to the account made for it, and to nobody else."""
+    app, password = demo_site(demo.options.data_dir)
+    with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
+        assert client.get("/").status_code == 200
+        assert client.get(f"{DASHBOARD_PATH}/cases").status_code in (302, 303, 307)
+        page = client.get(f"{DASHBOARD_PATH}/login")
+        token = re.search(rf'name="{CSRF_FIELD}" value="([^"]+)"', page.text)
+        assert token
+        refused = client.post(
+            f"{DASHBOARD_PATH}/login",
+            data={"username": DEMO_ANALYST, "password": "not-it", CSRF_FIELD: token.group(1)},
+        )
+        assert refused.status_code != 303
+        logged_in = client.post(
+            f"{DASHBOARD_PATH}/login",
+            data={"username": DEMO_ANALYST, "password": password, CSRF_FIELD: token.group(1)},
+        )
+        assert logged_in.status_code == 303
+        cases = client.get(f"{DASHBOARD_PATH}/cases")
+        assert cases.status_code == 200
+        harvester_case = json.loads(demo.artefacts["case"].read_text())["id"]
+        assert harvester_case in cases.text
+        assert client.get(f"{DASHBOARD_PATH}/cases/{harvester_case}").status_code == 200

@@ -3,10 +3,13 @@ sharing a NAT address with a harvester are not pulled in; allow-listed crawlers 
 
 from __future__ import annotations
 
+import random
+
 import pyarrow as pa
 
 from harvestguard.detect import DetectionEngine
 from harvestguard.detect.context import CONTEXT_SCHEMAS
+from harvestguard.detect.findings import DetectionReport
 from harvestguard.events import AccessEvent
 from tests.detect_helpers import BASE, fired, run, table, view
 
@@ -146,3 +149,58 @@ def test_accounts_made_during_the_attack_are_not_linked_by_their_creation_time()
     created = {name: start - 3600 + 60 * n for n, name in enumerate(names)}
     report = run("breadth", _slow_puppets(names), {"accounts": _accounts(created)})
     assert len(report.flagged) == len(names)
+
+
+def _walk(ids: range, *, start: float, gap: float, pool: str) -> list[AccessEvent]:
+    """An anonymous walk over post ids, one address of its own proxy pool per request."""
+    return [
+        view(start + gap * step, post, resource="post", ip=f"{pool}-{step}")
+        for step, post in enumerate(ids)
+    ]
+
+
+def _sweep_entities(report: DetectionReport, pools: tuple[str, ...]) -> list[set[str]]:
+    """The pools each flagged entity's addresses come from."""
+    flagged = report.flagged
+    return [
+        {pool for pool in pools for kind, key in e.keys if kind == "ip" and key.startswith(pool)}
+        for e in flagged
+    ]
+
+
+def test_two_sweeps_walking_the_same_ids_at_the_same_time_stay_two_entities() -> None:
+    # the second starts 150 ids behind the first, both walking at one id per second
+    first = _walk(range(1000, 1300), start=0, gap=1.0, pool="alpha")
+    second = _walk(range(1000, 1150), start=150, gap=1.0, pool="beta")
+    report = run("enumeration", first + second)
+    assert {k[1].split("-")[0] for k in fired(report, "enumeration")} == {"alpha", "beta"}
+    pools = _sweep_entities(report, ("alpha", "beta"))
+    assert sorted(map(sorted, pools)) == [["alpha"], ["beta"]]
+
+
+def test_a_sweep_overtaking_another_is_never_merged_with_it() -> None:
+    slow = _walk(range(2000, 2200), start=0, gap=2.0, pool="slow")
+    fast = _walk(range(2000, 2400), start=60, gap=0.5, pool="fast")  # catches up near 2040
+    report = run("enumeration", slow + fast)
+    pools = _sweep_entities(report, ("slow", "fast"))
+    assert {"slow"} in pools and {"fast"} in pools
+    assert all(len(found) == 1 for found in pools)
+
+
+def test_a_sweep_interleaved_with_other_visits_and_arriving_out_of_order_is_found() -> None:
+    rng = random.Random(11)
+    walk = _walk(range(3000, 3120), start=0, gap=2.0, pool="proxy")
+    for n in range(0, len(walk) - 1, 3):  # every third pair arrives the wrong way round
+        walk[n], walk[n + 1] = walk[n + 1], walk[n]
+    # a busy visitor reading the same posts in no order, as often as the walk
+    others = [
+        view(2.0 * i + 1.0, rng.randrange(3000, 3120), resource="post", ip="reader")
+        for i in range(120)
+    ]
+    report = run("enumeration", walk + others)
+    assert ("ip", "reader") not in fired(report, "enumeration")
+    assert report.flagged and _sweep_entities(report, ("proxy",)) == [{"proxy"}] * len(
+        report.flagged
+    )
+    swept = {k for e in report.flagged for k in e.keys if k[0] == "ip"}
+    assert len(swept) >= 100  # nearly every address of the walk

@@ -96,7 +96,15 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
         manifest = export_manifest(db)
     app.state.engine.dispose()
     server_world = ServerWorld.from_manifest(manifest)
-    plan = plan_live(SCENARIO, server_world, key=KEY.encode(), speed=SPEED, max_seconds=20)
+    # people post stories during the run (a lively evening: 24 a day each); the archiver saves them
+    plan = plan_live(
+        SCENARIO,
+        server_world,
+        key=KEY.encode(),
+        speed=SPEED,
+        max_seconds=20,
+        stories_per_day=24.0,
+    )
     partners = [PartnerCredentials(s.client_id, s.client_secret, s.name) for s in seeded.partners]
     with app.state.sessionmaker() as db:
         partners += register_simulated_apps(db, plan)
@@ -115,7 +123,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> LiveRun:
             max_rate=300,
         )
         capped_plan = plan_live(
-            SCENARIO.with_seed(7), server_world, key=KEY.encode(), speed=SPEED, max_seconds=5
+            SCENARIO.with_seed(7),
+            server_world,
+            key=KEY.encode(),
+            speed=SPEED,
+            max_seconds=5,
+            stories_per_day=0.0,
         )
         capped = dataclasses.replace(config, max_requests=CAP, max_seconds=5)
         first = run_live(capped_plan, capped, account_lookup=lookup)
@@ -223,6 +236,43 @@ def test_stories_fetched_were_live_on_the_server(live: LiveRun) -> None:
         ts = event["ts"]
         assert isinstance(ts, datetime)
         assert expiry[int(str(event["object_id"]))] > ts.astimezone(UTC)
+
+
+def test_planned_stories_are_posted_by_their_owners_and_saved_by_the_archiver(
+    live: LiveRun,
+) -> None:
+    planned = live.plan.planned_stories
+    assert planned, "the plan has stories posted during the run"
+    labelled = live.labelled()
+    uploads = [
+        event
+        for event, _ in labelled
+        if event["route"] == "/new/story" and event["method"] == "POST" and event["status"] == 303
+    ]
+    assert uploads, "stories were posted through the upload form"
+    with live.database() as db:
+        owner_names = dict(db.execute(select(User.id, User.username)).all())
+        posted = db.execute(select(Story.id, Story.owner_id, Story.created_at)).all()
+    names = {live.plan.username(story.owner_id) for story in planned.values()}
+    # each upload was sent logged in as the story's owner, and the story is the owner's
+    for event in uploads:
+        assert owner_names[int(str(event["actor_account"]))] in names
+    owners_of = {sid: owner for sid, owner, _ in posted}
+    start = live.plan.scenario.start
+    new_ids = {sid for sid, _, created in posted if created >= start}
+    assert len(new_ids) == len(uploads)  # one story per upload, the owner's (above)
+    assert all(owner_names[owners_of[sid]] in names for sid in new_ids)
+    archiver = {a.actor_id for a in live.plan.actors if isinstance(a, StoryArchiver)}
+    saved = {
+        int(str(event["object_id"]))
+        for event, actor in labelled
+        if actor in archiver
+        and event["route"] == "/stories/{story_id:int}"
+        and event["status"] == 200
+    }
+    # the archiver asked for them by the server's ids, which the runner learnt at upload time
+    assert saved & new_ids, "the archiver saved stories posted during the run"
+    assert all(sid in owners_of for sid in saved)
 
 
 def test_partner_apps_got_tokens_and_called_the_api(live: LiveRun) -> None:

@@ -11,8 +11,9 @@ principals:
    ``flagged_share`` of its events, those flagged principals are linked together through k (a proxy address used by 17 fresh
    accounts; the data-centre address of a partner app and its accounts).
 3. **Acted together.** Keys a detector reports in one ``link_group`` are linked (the hundreds of
-   addresses of one enumeration sweep; a partner app and the accounts fetching what it was
-   refused).
+   addresses of one enumeration sweep, a chain of neighbour links, so that two sweeps walking at
+   the same time stay two; a partner app and the accounts fetching what it was refused). The
+   entity's reasons say it once per detector, however many groups it took.
 4. **Created together.** Flagged accounts that one detector fired on, that were created within
    ``cohort_minutes`` of each other (the ``accounts`` context table) and at least
    ``cohort_min_age_hours`` before that detector first fired on them, are linked: a batch of sock
@@ -114,15 +115,16 @@ class EntityLinker:
                     sets.union(suspects[0], other)
                 sets.union(key, suspects[0])
                 reasons[suspects[0]].append(f"{len(suspects)} flagged principals share {key[0]}")
-        acted_together: dict[str, list[ActorKey]] = defaultdict(list)
+        acted_together: dict[tuple[str, str], list[ActorKey]] = defaultdict(list)
         for finding in findings:
             for label in finding.link_groups:
-                acted_together[f"{finding.detector}:{label}"].append(finding.key)
-        for label, keys in acted_together.items():
+                acted_together[(finding.detector, label)].append(finding.key)
+        together: dict[str, list[tuple[str, list[ActorKey]]]] = defaultdict(list)
+        for (detector, label), keys in acted_together.items():
             for key in keys[1:]:
                 sets.union(keys[0], key)
-            if len(keys) > 1:
-                reasons[keys[0]].append(f"{len(set(keys))} keys acted together ({label})")
+            if len(set(keys)) > 1:
+                together[detector].append((label, keys))
         for detector, cohort in self._created_together(engine, findings):
             for key in cohort[1:]:
                 sets.union(cohort[0], key)
@@ -136,6 +138,9 @@ class EntityLinker:
             components.setdefault(root, LinkedGroup(set(), set())).members.add(key)
         for key, why in reasons.items():
             components[sets.find(key)].links.extend(why)
+        for detector, groups in together.items():
+            for root, reason in _acted_together_reasons(detector, groups, sets).items():
+                components[root].links.append(reason)
         result = []
         for component in components.values():
             if not component.members & flagged:
@@ -251,3 +256,21 @@ class EntityLinker:
             )
             for row in table.to_pylist()
         ]
+
+
+def _acted_together_reasons(
+    detector: str, groups: list[tuple[str, list[ActorKey]]], sets: _UnionFind
+) -> dict[ActorKey, str]:
+    """One reason per entity and detector: the keys it linked, and through how many groups (a
+    sweep's addresses are linked pair by pair, hundreds of labels that say the same thing)."""
+    labels: dict[ActorKey, list[str]] = defaultdict(list)
+    keys: dict[ActorKey, set[ActorKey]] = defaultdict(set)
+    for label, members in groups:
+        root = sets.find(members[0])
+        labels[root].append(label)
+        keys[root].update(members)
+    reasons = {}
+    for root, named in labels.items():
+        how = named[0] if len(named) == 1 else f"{len(named)} links"
+        reasons[root] = f"{len(keys[root])} keys acted together ({detector}: {how})"
+    return reasons

@@ -51,6 +51,8 @@ LOCATION = Page("location", "GET", "/explore/locations/{venue_id:int}", Resource
 SEARCH = Page("search", "GET", "/search", Resource.SEARCH.value)
 SEARCH_LOCATIONS = Page("search_locations", "GET", "/search/locations", Resource.SEARCH.value)
 MEDIA = Page("media", "GET", "/media/{key}", Resource.MEDIA.value)
+# live mode only: a story posted from the upload form, as its owner (the world plans it)
+STORY_UPLOAD = Page("story_upload", "POST", "/new/story", Resource.OTHER.value)
 OAUTH_TOKEN = _api("oauth_token", "POST", "/oauth/token")
 API_USER = _api("api_user", "GET", "/api/v1/users/{user_id}", "profile:basic")
 API_USER_BY_NAME = _api(
@@ -93,6 +95,7 @@ _PATHS: dict[str, str] = {
     "search": "/search?q={}",
     "search_locations": "/search/locations?q={}",
     "media": "/media/{}",
+    "story_upload": "/new/story",
     "oauth_token": "/oauth/token",
     "api_user": "/api/v1/users/{}",
     "api_user_by_name": "/api/v1/users/by-username/{}",

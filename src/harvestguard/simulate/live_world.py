@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import math
 import random
 import re
 import unicodedata
@@ -22,15 +23,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from harvestguard.simulate.actors import Actor, SimContext, build_population
+from harvestguard.simulate.actors import Actor, SimContext, StoryPoster, build_population
 from harvestguard.simulate.intents import Identity
-from harvestguard.simulate.live_http import DEFAULT_LANGUAGE
+from harvestguard.simulate.live_http import DEFAULT_LANGUAGE, require_loopback
 from harvestguard.simulate.manifest import ManifestError, world_from_manifest
 from harvestguard.simulate.network import AddressSpace, Keys
 from harvestguard.simulate.scenario import Scenario
-from harvestguard.simulate.world import PartnerApp, User, World
+from harvestguard.simulate.world import PartnerApp, Story, User, World
 
 _USERNAME = re.compile(r"[a-z0-9_.]{3,30}")
+PLANNED_MEDIA = "planned-"  # the media key of a planned story, until the server names its own
 
 
 class LiveSetupError(ValueError):
@@ -75,6 +77,27 @@ class ServerWorld:
             raise LiveSetupError(f"{path}: {error}") from error
 
 
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    base_url: str
+    password: str  # of the server's seeded accounts
+    key: bytes  # the server's HARVESTGUARD_PSEUDONYM_KEY
+    credentials: tuple[PartnerCredentials, ...] = ()
+    speed: float = 60.0  # virtual seconds per real second
+    max_seconds: float = 60.0
+    max_requests: int = 20_000
+    max_concurrency: int = 32
+    max_rate: float = 200.0  # requests per real second
+    timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        require_loopback(self.base_url)
+        if min(self.speed, self.max_seconds, self.max_rate, self.timeout) <= 0:
+            raise ValueError("speed, max_seconds, max_rate and timeout must be positive")
+        if self.max_requests < 1 or self.max_concurrency < 1:
+            raise ValueError("max_requests and max_concurrency must be at least 1")
+
+
 def load_credentials(path: str | Path) -> tuple[str | None, list[PartnerCredentials]]:
     """The seeded password and partner credentials, as ``photoshare demo`` writes them."""
     try:
@@ -91,7 +114,7 @@ def load_credentials(path: str | Path) -> tuple[str | None, list[PartnerCredenti
 
 def fit_scenario(base: Scenario, world: World, start: datetime, duration: timedelta) -> Scenario:
     """The scenario on the server's world: its people scaled to the accounts that exist."""
-    users = len(world.users)
+    users = len(world.people())  # account holders: never a canary
     if users < 1:
         raise LiveSetupError("the manifest has no accounts")
     share = min(1.0, users / base.users)
@@ -155,9 +178,21 @@ class LivePlan:
     seeded_accounts: frozenset[int]  # ids that exist on the server
     own_accounts: dict[int, list[int]] = field(default_factory=dict)  # actor -> its accounts
     usernames: dict[int, str] = field(default_factory=dict)  # own account -> its real username
+    # stories the world plans during the run: their owners upload them (simulated id -> story)
+    planned_stories: dict[int, Story] = field(default_factory=dict)
+    # own accounts made before the run that the server was given beforehand (``registered``):
+    # logged in to, not signed up
+    registered: set[int] = field(default_factory=set)
 
     @classmethod
-    def build(cls, scenario: Scenario, server: ServerWorld, key: bytes) -> LivePlan:
+    def build(
+        cls,
+        scenario: Scenario,
+        server: ServerWorld,
+        key: bytes,
+        *,
+        stories_per_day: float | None = None,
+    ) -> LivePlan:
         world = server.world
         seeded = frozenset(world.users)
         rng = random.Random(f"population:{scenario.seed}")
@@ -170,8 +205,16 @@ class LivePlan:
             start=scenario.start.timestamp(),
             end=scenario.end.timestamp(),
         )
+        rate = observed_story_rate(world, ctx.start) if stories_per_day is None else stories_per_day
+        planned = plan_stories(world, random.Random(f"stories:{scenario.seed}"), ctx, rate)
         actors = build_population(ctx)
+        by_owner: dict[int, list[Story]] = {}
+        for story in planned:
+            by_owner.setdefault(story.owner_id, []).append(story)
+        for n, owner in enumerate(sorted(by_owner)):
+            actors.append(StoryPoster(f"poster-{n}", ctx, world.users[owner], by_owner[owner]))
         plan = cls(scenario, server, keys, actors, seeded)
+        plan.planned_stories = {story.id: story for story in planned}
         taken = {world.users[uid].username for uid in seeded}
         owners = _owners(actors, world, seeded)
         for index in range(len(actors)):
@@ -191,6 +234,47 @@ class LivePlan:
     def simulated_apps(self) -> list[PartnerApp]:
         """Every app the actors use, the server's and the adversaries' own."""
         return sorted(self.world.apps.values(), key=lambda app: app.client_id)
+
+    def accounts_made_before(self) -> list[int]:
+        """The actors' own accounts made before the run (sock puppets aged for weeks, a
+        harvester's accounts): a server set up for the run should already have them, with their
+        follows, as it has the adversaries' partner apps."""
+        start = self.scenario.start.timestamp()
+        made = (uid for uids in self.own_accounts.values() for uid in uids)
+        return sorted(uid for uid in made if self.world.users[uid].created_at < start)
+
+
+def observed_story_rate(world: World, now: float) -> float:
+    """Stories per account per day on the server: those posted in the day before ``now``."""
+    posted = len(world.all_stories.between(now - 86400.0, now))
+    return posted / max(1, len(world.users))
+
+
+def plan_stories(world: World, rng: random.Random, ctx: SimContext, per_day: float) -> list[Story]:
+    """Stories the server's accounts post during the run, ``per_day`` per account on average
+    (some post daily, most every few days: a log-normal rate per account), added to the world
+    so that every actor plans around them. Their ids and media keys are the simulation's until
+    the upload tells the server's."""
+    if per_day <= 0:
+        return []
+    spread = 1.2
+    mu = math.log(per_day) - spread**2 / 2  # a log-normal with mean ``per_day``
+    next_id = max(world.stories, default=0) + 1
+    planned: list[Story] = []
+    by_city = world.venues_by_city
+    for uid in sorted(world.users):
+        user = world.users[uid]
+        rate = rng.lognormvariate(mu, spread) / 86400.0
+        at = ctx.start + rng.expovariate(rate)
+        while at < ctx.end:
+            venues = by_city.get(user.city)
+            venue = rng.choice(venues) if venues and rng.random() < 0.3 else None
+            planned.append(Story(next_id, uid, at, venue, f"{PLANNED_MEDIA}{next_id}"))
+            next_id += 1
+            at += rng.expovariate(rate)
+    for story in planned:
+        world.add_story(story)
+    return planned
 
 
 def own_password(key: bytes, username: str) -> str:

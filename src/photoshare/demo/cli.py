@@ -7,21 +7,34 @@ photoshare by name.
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
+from harvestguard.config import GuardConfig
+from harvestguard.dashboard import AccountStore, DashboardOptions, Role, create_dashboard
+from harvestguard.dashboard.accounts import default_accounts_url
+from harvestguard.enforce.notices import PartnerInfo, Sender
 from harvestguard.enforce.setup import STATUS_FILE
 from photoshare.app import create_app
 from photoshare.cli import serving_settings, uvicorn_options
-from photoshare.demo.run import GUARD_DIR, DemoOptions, run_demo
+from photoshare.demo.run import GUARD_DIR, LEGAL_CONTACT, DemoOptions, run_demo
 from photoshare.demo.scenario import SECONDS, SPEED, USERS
 from photoshare.demo.view import LiveView, print_result
+from photoshare.guard_actions import PhotoshareActions
+from photoshare.partner_directory import partner_info
 
 console = Console()
+DASHBOARD_PATH = "/guard"
+DEMO_ANALYST = "analyst"
 
 
 def demo_command(
@@ -65,9 +78,49 @@ def demo_command(
         console.print("[red]An adversary kept obtaining personal data.[/red]")
         raise typer.Exit(1)
     if serve:
-        settings = serving_settings(data_dir, "127.0.0.1")
+        app, analyst_password = demo_site(data_dir)
         console.print(
             f"Serving the demo world on http://127.0.0.1:{port}/ "
-            f"(log in as any seeded account, password {result.seeded.password}; Ctrl+C to stop)"
+            f"(log in as any seeded account, password {result.seeded.password}) and the "
+            f"analysts' dashboard on http://127.0.0.1:{port}{DASHBOARD_PATH}/ "
+            f"(user {DEMO_ANALYST}, password {analyst_password}); Ctrl+C to stop"
         )
-        uvicorn.run(create_app(settings), **uvicorn_options("127.0.0.1", port))
+        uvicorn.run(app, **uvicorn_options("127.0.0.1", port))
+
+
+def demo_site(data_dir: Path) -> tuple[Starlette, str]:
+    """photoshare on the demo's world, with the analysts' dashboard mounted beside it under
+    DASHBOARD_PATH, sharing the app's decision table (a ban there holds on the site at once)
+    and an admin account made for this run. Returns the app and that account's password."""
+    site = create_app(serving_settings(data_dir, "127.0.0.1"))
+    guard_config = GuardConfig.from_env(data_dir / GUARD_DIR)
+    password = secrets.token_urlsafe(12)
+    accounts = AccountStore(default_accounts_url(guard_config.data_dir))
+    try:
+        accounts.add(DEMO_ANALYST, password, Role.ADMIN, by="demo")
+    finally:
+        accounts.close()
+
+    def partners(client_id: str) -> PartnerInfo | None:
+        with site.state.sessionmaker() as db:
+            return partner_info(db, client_id)
+
+    dashboard = create_dashboard(
+        guard_config,
+        DashboardOptions(
+            sender=Sender("photoshare", contact_email=LEGAL_CONTACT), partners=partners
+        ),
+        decisions=site.state.guard_decisions,
+        platform=PhotoshareActions(site.state.sessionmaker),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # a mounted app's lifespan is not run by Starlette: the parent enters both
+        async with site.router.lifespan_context(site), dashboard.router.lifespan_context(dashboard):
+            yield
+
+    parent = Starlette(
+        routes=[Mount(DASHBOARD_PATH, dashboard), Mount("/", site)], lifespan=lifespan
+    )
+    return parent, password

@@ -28,10 +28,15 @@ from harvestguard.simulate.live import LiveConfig, LiveReport, LiveResult, plan_
 from harvestguard.simulate.live_world import PartnerCredentials, ServerWorld
 from harvestguard.sinks.parquet import read_events
 from photoshare import migrate
+from photoshare.canaries import export_canaries
 from photoshare.db import make_engine, make_sessionmaker
 from photoshare.demo.outcome import DemoOutcome, demo_outcome
-from photoshare.demo.scenario import DEMO_SCENARIO, SECONDS, SPEED, USERS
-from photoshare.live_setup import account_lookup, register_simulated_apps
+from photoshare.demo.scenario import DEMO_SCENARIO, SECONDS, SPEED, STORIES_PER_DAY, USERS
+from photoshare.live_setup import (
+    account_lookup,
+    register_simulated_accounts,
+    register_simulated_apps,
+)
 from photoshare.manifest import export_manifest
 from photoshare.partner_directory import partner_info
 from photoshare.seed import SeedReport, seed_world
@@ -91,6 +96,7 @@ def run_demo(
     with sessions() as db:
         seeded = seed_world(db, settings.media_dir, users=options.users, seed=options.seed)
         manifest = export_manifest(db)
+        export_canaries(db, settings.data_dir)
     key = secrets.token_hex(24)
     origin = math.ceil(time.time() + LEAD_SECONDS)
     plan = plan_live(
@@ -100,11 +106,13 @@ def run_demo(
         speed=options.speed,
         max_seconds=options.seconds,
         start=datetime.fromtimestamp(origin, UTC),
+        stories_per_day=STORIES_PER_DAY,
     )
     with sessions() as db:
         partners = [
             PartnerCredentials(p.client_id, p.client_secret, p.name) for p in seeded.partners
         ] + register_simulated_apps(db, plan)
+        register_simulated_accounts(db, plan, key.encode())
     env = {
         "HARVESTGUARD_TRUSTED_PROXIES": "127.0.0.1/32",
         "HARVESTGUARD_PSEUDONYM_KEY": key,
@@ -180,10 +188,10 @@ def _write_artefacts(
     )
     notice = build_notice(case, partner, Sender("photoshare", contact_email=LEGAL_CONTACT))
     notice_html, notice_pdf = notice.write(out)
-    store.record_action(
-        case.id, "notice", ANALYST, "cease-and-desist notice issued", notice.to_dict()
-    )
-    incident = build_incident(case, f"parquet:{guard / 'events'}").write(out)
+    notice.record(store, ANALYST, notice_pdf)
+    report = build_incident(case, f"parquet:{guard / 'events'}")
+    incident = report.write(out)
+    report.record(store, ANALYST, incident["pdf"])
     return {
         "case": case_path,
         "notice (HTML)": notice_html,
