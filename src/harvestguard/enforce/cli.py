@@ -77,6 +77,9 @@ def open_cases(
         Path | None,
         typer.Option(help="A folder of context tables (NAME.parquet or NAME.csv)."),
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="duckdb, or spark for a store that outgrows one machine.")
+    ] = "duckdb",
 ) -> None:
     """Runs detection on an event store and opens (or updates) a case per flagged entity."""
     cases = _store(db)
@@ -85,7 +88,7 @@ def open_cases(
             tables = read_context(context) if context is not None else None
             kind, path = parse_sink_url(store)
             events = path if kind == "parquet" and path.is_dir() else read_store(store)
-            report = DetectionEngine().run(events, tables)
+            report = DetectionEngine(engine=engine).run(events, tables)
     except DetectorError as error:
         _fail(f"detector refused: {error}")
     except (ValueError, OSError, duckdb.Error) as error:
@@ -299,13 +302,7 @@ def notice_command(
         )
         with console.status("rendering the PDF"):
             html_path, pdf_path = notice.write(out)
-        store.record_action(
-            case_id,
-            "notice",
-            by,
-            f"cease-and-desist notice to {partner.name}",
-            notice.to_dict() | {"pdf": str(pdf_path)},
-        )
+        notice.record(store, by, pdf_path)
     except CaseError as error:
         _fail(str(error))
     except OSError as error:
@@ -337,18 +334,7 @@ def incident_command(
         with console.status("rendering the PDF"):
             paths = report.write(out)
         assessment = report.assessment
-        store.record_action(
-            case_id,
-            "incident",
-            by,
-            f"incident report: {assessment.level}",
-            {
-                "affected_accounts": len(report.accounts),
-                "notify_authority": assessment.notify_authority,
-                "notify_individuals": assessment.notify_individuals,
-                "pdf": str(paths["pdf"]),
-            },
-        )
+        report.record(store, by, paths["pdf"])
     except CaseError as error:
         _fail(str(error))
     except (ValueError, OSError, duckdb.Error) as error:

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from harvestguard.enforce.case_models import Case, CaseStatus
-from harvestguard.enforce.cases import CaseError
+from harvestguard.enforce.cases import CaseError, CaseStore
 from harvestguard.enforce.render import html_to_pdf, render_html
 from harvestguard.events import ARROW_SCHEMA
 from harvestguard.simulate.groundtruth import KEY_COLUMNS, ActorKey
@@ -192,6 +192,21 @@ class IncidentReport:
             "assessment": self.assessment.to_dict(),
             "accounts": [a.to_dict() for a in self.accounts],
         }
+
+    def record(self, store: CaseStore, by: str, pdf: Path) -> None:
+        """Enters the report, made by ``by``, in its case's audit log."""
+        store.record_action(
+            self.case.id,
+            "incident",
+            by,
+            f"incident report: {self.assessment.level}",
+            {
+                "affected_accounts": len(self.accounts),
+                "notify_authority": self.assessment.notify_authority,
+                "notify_individuals": self.assessment.notify_individuals,
+                "pdf": str(pdf),
+            },
+        )
 
     def write(self, directory: str | Path) -> dict[str, Path]:
         """Writes incident-CASE.{html,pdf,json} and affected-CASE.csv into ``directory``."""

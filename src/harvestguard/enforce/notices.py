@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harvestguard.enforce.case_models import Case, Verdict
-from harvestguard.enforce.cases import CaseError
+from harvestguard.enforce.cases import CaseError, CaseStore
 from harvestguard.enforce.render import html_to_pdf, render_html
 
 DEFAULT_DEADLINE_DAYS = 14
@@ -64,6 +64,16 @@ class Notice:
         html_path.write_text(self.html, encoding="utf-8")
         pdf_path.write_bytes(self.pdf())
         return html_path, pdf_path
+
+    def record(self, store: CaseStore, by: str, pdf: Path) -> None:
+        """Enters the notice, sent by ``by``, in its case's audit log."""
+        store.record_action(
+            self.case.id,
+            "notice",
+            by,
+            f"cease-and-desist notice to {self.partner.name}",
+            self.to_dict() | {"pdf": str(pdf)},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """What the audit log keeps about a notice sent."""
