@@ -135,16 +135,25 @@ def order_units(records: Sequence[Record]) -> list[OrderUnit]:
     return _sample(pairs)
 
 
+SAME_PICTURE_BITS = 8  # of the 64-bit average hash: copies of one photo differ by a few bits
+
+
 def image_units(images: Sequence[tuple[str, Image.Image]]) -> list[ImageUnit]:
-    """One unit per distinct picture: copies of one photo (resized, re-encoded) count once."""
+    """One unit per distinct picture: copies of one photo (resized, re-encoded) count once.
+    Copies are told by an 8x8 average hash within a few bits of each other, not by an equal
+    hash: a pixel near the mean flips its bit when the copy is re-encoded."""
     found: dict[str, ImageUnit] = {}
+    hashes: list[np.ndarray] = []
     for name, picture in images:
         rest = image.residual(picture)
         if rest is None:
             continue
         thumb = np.asarray(picture.convert("L").resize((8, 8), Image.Resampling.BOX), float)
-        fingerprint = "".join("1" if v else "0" for v in (thumb > thumb.mean()).ravel())
-        found.setdefault(fingerprint, ImageUnit(name, rest))
+        bits = (thumb > thumb.mean()).ravel()
+        if any(int(np.count_nonzero(bits != seen)) <= SAME_PICTURE_BITS for seen in hashes):
+            continue
+        hashes.append(bits)
+        found["".join("1" if v else "0" for v in bits)] = ImageUnit(name, rest)
     return _sample(found)
 
 
