@@ -30,8 +30,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
 VIEWPORT: ViewportSize = {"width": 1360, "height": 900}
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
-
 
 @dataclass(frozen=True)
 class Served:
