@@ -3,9 +3,11 @@ Mounted by ``harvestguard.cli``."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -59,8 +61,16 @@ def _config(data_dir: Path | None) -> GuardConfig:
         _fail(str(error))
 
 
-def _accounts(data_dir: Path | None, url: str | None) -> AccountStore:
-    return AccountStore(url or default_accounts_url(_config(data_dir).data_dir))
+@contextlib.contextmanager
+def _accounts(data_dir: Path | None, url: str | None) -> Iterator[AccountStore]:
+    """The account store, closed afterwards; a refused change ends the command with its reason."""
+    store = AccountStore(url or default_accounts_url(_config(data_dir).data_dir))
+    try:
+        yield store
+    except AccountError as error:
+        _fail(str(error))
+    finally:
+        store.close()
 
 
 def _password(password_stdin: bool) -> str:
@@ -96,24 +106,16 @@ def add_user(
         parsed = Role.parse(role)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="--role") from None
-    store = _accounts(data_dir, accounts_db)
-    try:
+    with _accounts(data_dir, accounts_db) as store:
         store.add(username, _password(password_stdin), parsed, by=_by(by))
-    except AccountError as error:
-        _fail(str(error))
-    finally:
-        store.close()
     console.print(f"added {username} ({parsed.label})", highlight=False)
 
 
 @users_app.command("list")
 def list_users(data_dir: DataDir = None, accounts_db: AccountsUrl = None) -> None:
     """Lists the dashboard's accounts."""
-    store = _accounts(data_dir, accounts_db)
-    try:
+    with _accounts(data_dir, accounts_db) as store:
         rows = store.users()
-    finally:
-        store.close()
     table = Table("user", "role", "since (UTC)")
     for user, created in rows:
         table.add_row(user.username, user.role.label, f"{created:%Y-%m-%d %H:%M}")
@@ -133,13 +135,8 @@ def set_role(
         parsed = Role.parse(role)
     except ValueError as error:
         raise typer.BadParameter(str(error), param_hint="ROLE") from None
-    store = _accounts(data_dir, accounts_db)
-    try:
+    with _accounts(data_dir, accounts_db) as store:
         store.set_role(username, parsed, by=_by(by))
-    except AccountError as error:
-        _fail(str(error))
-    finally:
-        store.close()
     console.print(f"{username} is now {parsed.label}", highlight=False)
 
 
@@ -152,13 +149,8 @@ def set_password(
     by: By = "",
 ) -> None:
     """Sets an account's password (its open sessions end)."""
-    store = _accounts(data_dir, accounts_db)
-    try:
+    with _accounts(data_dir, accounts_db) as store:
         store.set_password(username, _password(password_stdin), by=_by(by))
-    except AccountError as error:
-        _fail(str(error))
-    finally:
-        store.close()
     console.print(f"password of {username} changed", highlight=False)
 
 
@@ -170,13 +162,8 @@ def remove_user(
     by: By = "",
 ) -> None:
     """Removes an account and ends its sessions."""
-    store = _accounts(data_dir, accounts_db)
-    try:
+    with _accounts(data_dir, accounts_db) as store:
         store.remove(username, by=_by(by))
-    except AccountError as error:
-        _fail(str(error))
-    finally:
-        store.close()
     console.print(f"removed {username}", highlight=False)
 
 
