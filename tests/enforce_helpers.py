@@ -62,3 +62,27 @@ def entity(
             requests=100, first_seen=last_seen - timedelta(hours=1), last_seen=last_seen
         ),
     )
+
+
+class RecordingPlatform:
+    """The platform side of a ban, as photoshare.guard_actions does it, kept in sets."""
+
+    def __init__(self) -> None:
+        self.disabled: set[str] = set()
+        self.revoked: set[str] = set()
+
+    def disable_account(self, account_id: str, reason: str) -> bool:
+        self.disabled.add(account_id)
+        return True
+
+    def restore_account(self, account_id: str, reason: str) -> bool:
+        self.disabled.discard(account_id)
+        return True
+
+    def revoke_client(self, client_id: str, reason: str) -> bool:
+        self.revoked.add(client_id)
+        return True
+
+    def restore_client(self, client_id: str, reason: str) -> bool:
+        self.revoked.discard(client_id)
+        return True

@@ -15,28 +15,7 @@ from harvestguard.enforce.ladder import Ladder
 from harvestguard.enforce.levels import Level
 from harvestguard.enforce.table import DecisionTable
 from tests.case_helpers import harvester, simulated
-
-
-class _Platform:
-    def __init__(self) -> None:
-        self.disabled: set[str] = set()
-        self.revoked: set[str] = set()
-
-    def disable_account(self, account_id: str, reason: str) -> bool:
-        self.disabled.add(account_id)
-        return True
-
-    def restore_account(self, account_id: str, reason: str) -> bool:
-        self.disabled.discard(account_id)
-        return True
-
-    def revoke_client(self, client_id: str, reason: str) -> bool:
-        self.revoked.add(client_id)
-        return True
-
-    def restore_client(self, client_id: str, reason: str) -> bool:
-        self.revoked.discard(client_id)
-        return True
+from tests.enforce_helpers import RecordingPlatform
 
 
 @pytest.fixture
@@ -47,7 +26,7 @@ def store(tmp_path: Path) -> CaseStore:
 def test_a_ban_and_its_lift(store: CaseStore, tmp_path: Path) -> None:
     entity = harvester(simulated().report)
     case = store.open_or_update(entity)
-    table, platform = DecisionTable(), _Platform()
+    table, platform = DecisionTable(), RecordingPlatform()
     actions = CaseActions(store, Ladder(table, platform), tmp_path / "reports")
 
     records = actions.ban(case.id, "dana", "confirmed harvester")

@@ -24,6 +24,7 @@ from harvestguard.enforce.table import DecisionTable
 from harvestguard.events import from_arrow
 from harvestguard.simulate import RunResult
 from harvestguard.simulate.groundtruth import ActorKey, GroundTruth
+from tests.enforce_helpers import RecordingPlatform
 from tests.simulate_helpers import tiny_run
 from tests.test_detect_modes import _slices
 
@@ -42,30 +43,6 @@ class _EventClock:
         return real_seconds
 
 
-class _Platform:
-    """The platform side of a ban, as photoshare.guard_actions does it, kept in sets."""
-
-    def __init__(self) -> None:
-        self.disabled: set[str] = set()
-        self.revoked: set[str] = set()
-
-    def disable_account(self, account_id: str, reason: str) -> bool:
-        self.disabled.add(account_id)
-        return True
-
-    def restore_account(self, account_id: str, reason: str) -> bool:
-        self.disabled.discard(account_id)
-        return True
-
-    def revoke_client(self, client_id: str, reason: str) -> bool:
-        self.revoked.add(client_id)
-        return True
-
-    def restore_client(self, client_id: str, reason: str) -> bool:
-        self.revoked.discard(client_id)
-        return True
-
-
 def _owners(truth: GroundTruth, keys: frozenset[ActorKey]) -> set[str]:
     return {record.actor_id for key in keys for record in truth.actors_of(key)}
 
@@ -75,7 +52,7 @@ class Enforced:
     run: RunResult
     table: DecisionTable
     cases: CaseStore
-    platform: _Platform
+    platform: RecordingPlatform
     loop: EnforcementLoop
     batch: DetectionReport
     decided: list[DecisionRecord]  # every decision the loop took, expired ones included
@@ -88,7 +65,7 @@ def enforced(tmp_path_factory: pytest.TempPathFactory) -> Enforced:
     context = context_from_world(run.world)
     clock = _EventClock()
     table = DecisionTable(clock=clock.now)
-    platform = _Platform()
+    platform = RecordingPlatform()
     cases = CaseStore(f"sqlite:///{tmp_path_factory.mktemp('loop') / 'cases.db'}")
     loop = EnforcementLoop(
         IncrementalDetector(DetectionEngine(), context, evaluate_every_seconds=600),
