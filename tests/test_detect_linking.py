@@ -204,3 +204,38 @@ def test_a_sweep_interleaved_with_other_visits_and_arriving_out_of_order_is_foun
     )
     swept = {k for e in report.flagged for k in e.keys if k[0] == "ip"}
     assert len(swept) >= 100  # nearly every address of the walk
+
+
+def test_a_partner_app_and_accounts_caught_on_its_network_are_one_entity() -> None:
+    """The 2019 pattern: the app reads a canary on the API, one of its accounts another on the
+    web from the app's data-centre network; each is caught on its own, and they are one
+    adversary. An unflagged account there and a flagged one elsewhere stay out."""
+    house, home = "203.0.113.0/24", "198.51.100.0/24"
+    canaries = pa.table(
+        {"resource": ["profile"] * 3, "object_id": ["901", "902", "903"], "label": ["c"] * 3},
+        schema=CONTEXT_SCHEMAS["canaries"],
+    )
+    events = [
+        view(10, 901, ip="203.0.113.200", net=house, actor_client="app-1", channel="api"),
+        view(20, 902, account="travel0", ip="203.0.113.10", net=house, session="s0"),
+        view(30, 903, account="elsewhere", ip="198.51.100.7", net=home, session="s9"),
+    ]
+    events += [
+        view(40 + i, 100 + i, account="colleague", ip="203.0.113.11", net=house, session="s1")
+        for i in range(5)
+    ]
+    report = DetectionEngine().run(table(events), {"canaries": canaries})
+    assert fired(report, "canary_access") == {
+        ("client", "app-1"),
+        ("account", "travel0"),
+        ("account", "elsewhere"),
+    }
+    members = sorted(
+        sorted(k for k in e.members if k[0] in {"account", "client"}) for e in report.flagged
+    )
+    assert members == [
+        [("account", "elsewhere")],
+        [("account", "travel0"), ("client", "app-1")],
+    ]
+    linked = next(e for e in report.flagged if ("client", "app-1") in e.members)
+    assert any("send from one network" in link for link in linked.links)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import bisect
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from harvestguard.detect import DetectionEngine, DetectionReport
+from harvestguard.detect import DetectionEngine, DetectionReport, load_detectors
 from harvestguard.detect.incremental import IncrementalDetector
+from tests.detect_helpers import table, view
 from tests.simulate_helpers import tiny_run
 
 
@@ -65,3 +67,42 @@ def test_batch_over_a_time_range_only_sees_that_range() -> None:
     start = events.column("ts")[0].as_py()
     report = engine.run(events, start=start, end=start)
     assert report.findings == [] and report.entities == []
+
+
+WINDOWED = """\
+-- ---
+-- id: {id}
+-- title: Many views in ten minutes
+-- severity: medium
+-- tos_clause: "4.3 No excessive requests"
+-- monotone: {monotone}
+-- explanation: "{{views}} views"
+-- ---
+SELECT actor_kind, actor_key, floor(epoch_s / 600) * 600 AS window_start,
+       (floor(epoch_s / 600) + 1) * 600 AS window_end, 1.0 AS score, count(*) AS views
+FROM events GROUP BY actor_kind, actor_key, floor(epoch_s / 600) HAVING count(*) >= 5
+"""
+
+
+@pytest.mark.parametrize("monotone", [True, False])
+def test_a_monotone_detector_is_acted_on_before_its_window_closes(
+    tmp_path: Path, monotone: bool
+) -> None:
+    """Five views cross the threshold early in a ten-minute window: a count that more events
+    cannot take back goes out at once; any other finding waits for the window to close."""
+    detector = f"views_{str(monotone).lower()}"
+    (tmp_path / f"{detector}.sql").write_text(
+        WINDOWED.format(id=detector, monotone=str(monotone).lower())
+    )
+    live = IncrementalDetector(
+        DetectionEngine(load_detectors([tmp_path], builtin=False)), evaluate_every_seconds=0
+    )
+    try:
+        early = live.add(table(view(60 + s, s, account="busy") for s in range(5)))
+        late = live.add(table([view(700, 99, account="calm")]))
+    finally:
+        live.close()
+    assert [(f.detector, f.key) for f in early] == (
+        [(detector, ("account", "busy"))] if monotone else []
+    )
+    assert [(f.detector, f.key) for f in early + late] == [(detector, ("account", "busy"))]

@@ -12,6 +12,7 @@ import pyarrow as pa
 import pytest
 
 from harvestguard.detect import DetectionEngine, DetectorError, parse_detector
+from harvestguard.detect.context import CONTEXT_SCHEMAS
 from harvestguard.detect.incremental import IncrementalDetector, reset_period
 from tests.simulate_helpers import tiny_run
 
@@ -165,6 +166,10 @@ def test_new_context_tables_rerun_the_detectors_that_read_them() -> None:
         {"resource": ["profile"], "object_id": [read["object_id"]], "label": ["canary 1"]}
     )
     live.refresh_context({"canaries": canaries})
+    assert live._rows == kept  # no other detector reads the canaries: none starts over
+    stories = CONTEXT_SCHEMAS["stories"].empty_table()
+    live.refresh_context({"canaries": canaries, "stories": stories})
+    assert set(kept) - set(live._rows) == {"story_harvest"}  # the one that reads stories
     for piece in pieces[len(pieces) // 2 :]:
         live.add(piece)
     report = live.report()

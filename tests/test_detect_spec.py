@@ -81,6 +81,7 @@ def _broken(old: str, new: str) -> str:
         (_broken("SELECT actor_kind", "DELETE FROM events; SELECT actor_kind"), 11, "SELECT"),
         (GOOD + "; SELECT 2", 11, "exactly one statement"),
         (_broken("-- explanation", "-- needs: [secrets]\n-- explanation"), 9, "context tables"),
+        (_broken("-- explanation", "-- monotone: mostly\n-- explanation"), 9, "true or false"),
         (
             _broken('-- explanation: "{views} views"\n', 'explanation: "{views} views"\n'),
             9,

@@ -65,6 +65,25 @@ def test_the_same_offence_is_not_punished_twice(ladder: Ladder) -> None:
     assert record.level == Level.BLOCK
 
 
+def test_keys_linked_after_the_decision_join_the_entitys_rung_at_once(
+    ladder: Ladder, table: DecisionTable
+) -> None:
+    """A puppet account linked a step after its entity was banned (the same offence, nothing
+    new since) is banned in that step, not when the entity next offends; the keys already
+    banned are not decided twice."""
+    first = entity({("account", "11"), ("client", "app-1")}, risk=0.99, last_seen=T0)
+    assert {r.level for r in ladder.decide(first, T0)} == {Level.BAN}
+    assert table.check(ActorKeys(account="12")) is ALLOW
+    grown = entity(
+        {("account", "11"), ("account", "12"), ("client", "app-1")}, risk=0.9, last_seen=T0
+    )
+    later = T0 + timedelta(seconds=30)
+    records = ladder.decide(grown, later)
+    assert [(r.key, r.level) for r in records] == [(("account", "12"), Level.BAN)]
+    assert table.check(ActorKeys(account="12")).decision == Decision.BLOCK
+    assert ladder.decide(grown, later + timedelta(seconds=10)) == []
+
+
 def test_a_comeback_under_a_new_entity_id_with_an_old_key_climbs(ladder: Ladder) -> None:
     ladder.decide(entity({("net", "net-9")}, risk=0.9, entity_id="first"), T0)
     later = T0 + timedelta(days=2)

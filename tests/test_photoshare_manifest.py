@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from harvestguard.simulate.manifest import load_manifest, world_from_manifest
 from photoshare.cli import app as photoshare_cli
 from photoshare.db import utcnow
+from photoshare.guard_context import platform_context
 from photoshare.manifest import export_manifest
 from photoshare.models import Follow, FollowStatus, Media, PartnerApp, Post, Story, User, Venue
 from photoshare.seed import seed_world
@@ -85,3 +86,20 @@ def test_seed_writes_the_manifest_where_asked(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert set(load_manifest(other).users) == set(default.users)
+
+
+def test_banned_accounts_stay_in_the_detectors_context_but_not_the_simulators_world(
+    db: Session, settings: Settings
+) -> None:
+    """A sock puppet banned first must still be linked with the cohort it was created with when
+    the others are flagged later: the detectors' accounts table keeps disabled accounts."""
+    seed_world(db, settings.media_dir, users=20, seed=3)
+    banned = db.scalars(select(User).order_by(User.id)).first()
+    assert banned is not None
+    banned.disabled = True
+    db.commit()
+    assert banned.id not in world_from_manifest(export_manifest(db)).users
+    accounts = platform_context(db)["accounts"].to_pylist()
+    created = {row["account"]: row["created_at"] for row in accounts}
+    assert created[str(banned.id)] == banned.created_at.timestamp()
+    assert len(created) == len(db.scalars(select(User.id)).all())

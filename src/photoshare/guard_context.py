@@ -23,7 +23,7 @@ from photoshare.manifest import export_manifest
 
 
 def platform_context(db: Session) -> Context:
-    tables = context_from_world(world_from_manifest(export_manifest(db)))
+    tables = context_from_world(world_from_manifest(export_manifest(db, include_disabled=True)))
     # The canaries straight from the database rather than the manifest: photoshare's media
     # events name a photo by its media id, which the manifest (keys only) does not carry.
     canaries = canary_records(db)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session
 
 from harvestguard.simulate.manifest import FORMAT, VERSION
@@ -35,8 +35,13 @@ from photoshare.models import (
 UNKNOWN_CITY = "unknown"
 
 
-def export_manifest(db: Session, *, now: datetime | None = None) -> dict[str, Any]:
-    """The world as a manifest; stories are those still live at ``now`` (default: now)."""
+def export_manifest(
+    db: Session, *, now: datetime | None = None, include_disabled: bool = False
+) -> dict[str, Any]:
+    """The world as a manifest; stories are those still live at ``now`` (default: now).
+    Disabled accounts are left out unless ``include_disabled``: a simulator cannot drive them,
+    but a detector still needs to know when a banned account was created and whom it followed
+    (a sock puppet banned first must still be linked with its cohort flagged later)."""
     moment = now or utcnow()
     venues = list(db.scalars(select(Venue).order_by(Venue.id)))
     city_of_venue = {venue.id: venue.city for venue in venues}
@@ -54,7 +59,9 @@ def export_manifest(db: Session, *, now: datetime | None = None) -> dict[str, An
             "is_business": user.is_business,
             "created_at": _iso(user.created_at),
         }
-        for user in db.scalars(select(User).where(~User.disabled).order_by(User.id))
+        for user in db.scalars(
+            select(User).where(true() if include_disabled else ~User.disabled).order_by(User.id)
+        )
     ]
     active = {entry["id"] for entry in users}
     follows = [

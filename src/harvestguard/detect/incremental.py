@@ -15,7 +15,8 @@ without the declaration is run over everything retained, as a batch run would. S
 are at every evaluation those of a batch run over the events so far, and ``report()`` after the
 last batch equals ``DetectionEngine.run`` on all of them (tests/test_detect_modes.py,
 tests/test_detect_perf_incremental.py). While the stream flows, a finding is returned once the
-window it fired in has closed.
+window it fired in has closed, or at once for a detector that declares ``monotone`` (a canary
+read, a count past its threshold: more events cannot take it back).
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ class IncrementalDetector:
         self._rows: dict[str, list[Row]] = {}
         self._pending: list[pa.Table] = []
         self._pending_since: float | None = None  # the oldest event waiting
+        self._reads = {spec.id: spec.context_read() for spec in detection.detectors}
         self._periods = {
             spec.id: reset_period(spec, dict(detection.parameters.get(spec.id) or {}))
             for spec in detection.detectors
@@ -129,9 +131,11 @@ class IncrementalDetector:
         self.engine.restrict(None)
         changed = []
         for detector_id, rows in self._rows.items():
-            # a window still open may yet change its mind; findings are emitted when it closes
-            closed = [row for row in rows if _end(row) <= self.watermark]
-            for finding in fold_findings(specs[detector_id], closed):
+            # a window still open may yet change its mind, so findings are emitted when it
+            # closes; a monotone detector's rows cannot be taken back, and go out at once
+            spec = specs[detector_id]
+            closed = rows if spec.monotone else [r for r in rows if _end(r) <= self.watermark]
+            for finding in fold_findings(spec, closed):
                 key = (finding.detector, finding.key)
                 if finding.score > self._scores.get(key, -1.0):
                     self._scores[key] = finding.score
@@ -170,17 +174,26 @@ class IncrementalDetector:
 
     def refresh_context(self, context: Context | None) -> None:
         """Takes new context tables (an updated allow-list, new canaries); when they differ from
-        the ones loaded, they replace them and every detector is rerun over everything retained
-        at the next evaluation (its rows may depend on them)."""
+        the ones loaded, they replace them, and the detectors that read a table that changed are
+        rerun over everything retained at the next evaluation (their rows may depend on it).
+        In a live platform stories and follows change every few seconds: only the detectors
+        reading them start over, the rest stay incremental."""
         checked = check_context(context or {})
-        if checked.keys() == self._context.keys() and all(
-            table.equals(self._context[name]) for name, table in checked.items()
-        ):
+        changed = {
+            name
+            for name in checked.keys() | self._context.keys()
+            if name not in checked
+            or name not in self._context
+            or not checked[name].equals(self._context[name])
+        }
+        if not changed:
             return
         self._context = checked
         self.given = self.detection.load_context(self.engine, checked)
         self.notes = missing_context_notes(self.detection.detectors, self.given)
-        self._rows.clear()
+        for spec in self.detection.detectors:
+            if self._reads[spec.id] & changed:
+                self._rows.pop(spec.id, None)  # rerun over everything retained
         self._evaluated_at = None  # evaluate with the next batch
 
     def entities(self) -> DetectionReport:

@@ -10,6 +10,10 @@ principals:
 2. **Shared by suspects.** If k is an address, a network prefix or a session and flagged principals sent at least
    ``flagged_share`` of its events, those flagged principals are linked together through k (a proxy address used by 17 fresh
    accounts; the data-centre address of a partner app and its accounts).
+   A flagged partner app and other flagged principals sending from one network prefix are
+   linked whatever their shares: an app's API calls come from its own servers, where no
+   stranger browses, so a flagged account on that network works for the app (the 2019
+   partner's accounts and its app, each caught by a different detector, are one adversary).
 3. **Acted together.** Keys a detector reports in one ``link_group`` are linked (the hundreds of
    addresses of one enumeration sweep, a chain of neighbour links, so that two sweeps walking at
    the same time stay two; a partner app and the accounts fetching what it was refused). The
@@ -115,6 +119,14 @@ class EntityLinker:
                     sets.union(suspects[0], other)
                 sets.union(key, suspects[0])
                 reasons[suspects[0]].append(f"{len(suspects)} flagged principals share {key[0]}")
+            apps = sorted(p for p in suspects if p[0] == "client")
+            if key[0] == "net" and apps and len(suspects) > 1:
+                for other in suspects:
+                    sets.union(apps[0], other)
+                reasons[apps[0]].append(
+                    f"partner app and {len(suspects) - len(apps)} flagged accounts or addresses "
+                    "send from one network"
+                )
         acted_together: dict[tuple[str, str], list[ActorKey]] = defaultdict(list)
         for finding in findings:
             for label in finding.link_groups:

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlglot
 import yaml
+from sqlglot import exp
 
 SEVERITIES = ("low", "medium", "high", "critical")
 PARAMETER_TYPES: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 REQUIRED_KEYS = ("id", "title", "severity", "tos_clause", "explanation")
-OPTIONAL_KEYS = ("parameters", "needs", "uses", "description", "resets")
+OPTIONAL_KEYS = ("parameters", "needs", "uses", "description", "resets", "monotone")
 # what a detector's rows start afresh at (incremental mode recomputes only since the last one),
 # and the parameter holding that period
 RESETS = {"window": "window_minutes", "horizon": "horizon_hours", "day": None}
@@ -106,6 +108,9 @@ class DetectorSpec:
     uses: tuple[str, ...] = ()  # context tables read when present (empty otherwise)
     description: str = ""
     resets: str | None = None  # None: a row may depend on any event retained
+    # a row once returned is returned by every run over more events, with no lower score: live
+    # mode may act on it before its window closes
+    monotone: bool = False
 
     def render(self, overrides: Mapping[str, object] | None = None) -> str:
         """The SQL with every parameter substituted as a typed literal."""
@@ -117,6 +122,14 @@ class DetectorSpec:
         return _PLACEHOLDER.sub(
             lambda m: self.parameters[m.group(1)].literal(values[m.group(1)]), self.sql
         )
+
+    def context_read(self) -> frozenset[str]:
+        """The context tables the query reads, from its parse tree (sqlglot): what a change of
+        context makes stale. Not ``needs`` and ``uses``, which a user's detector may leave out."""
+        tree = sqlglot.parse_one(self.render(), read="duckdb")
+        ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+        tables = {table.name for table in tree.find_all(exp.Table)} - ctes
+        return frozenset(tables & set(CONTEXT_TABLES))
 
     def explain(self, evidence: Mapping[str, Any]) -> str:
         try:
@@ -208,6 +221,9 @@ def _spec(
             "resets is window (with a window_minutes parameter), horizon (with horizon_hours) "
             "or day",
         )
+    monotone = header.get("monotone", False)
+    if not isinstance(monotone, bool):
+        raise DetectorError(path, line_of("monotone"), "monotone is true or false")
     if not re.match(r"^(WITH|SELECT)\b", sql, re.IGNORECASE):
         raise DetectorError(path, sql_line, "the header must be followed by one SELECT (or WITH)")
     if ";" in _without_strings(sql):
@@ -229,6 +245,7 @@ def _spec(
         uses=tables["uses"],
         description=str(header.get("description") or ""),
         resets=None if resets is None else str(resets),
+        monotone=monotone,
     )
 
 

@@ -107,7 +107,13 @@ class Ladder:
             if offended_again:
                 level = max(level, Level(min(previous.level + 1, Level.BAN)))
             elif level <= previous.level:
-                return []  # the same offence, already acted on
+                # The same offence, already acted on; but keys linked to the entity since (a
+                # puppet account flagged a step later) join it on the rung it stands on now,
+                # not when it next offends: until then they would go on collecting.
+                level = previous.level
+                keys = {key for key in keys if not self._covered(key, level, now)}
+                if not keys:
+                    return []
         reason = _reason(entity, level)
         return [self._record(key, level, reason, entity.id, now) for key in sorted(keys)]
 
@@ -193,6 +199,15 @@ class Ladder:
         if not offences:
             return None
         return max(offences, key=lambda o: (o.level, o.at))
+
+    def _covered(self, key: ActorKey, level: Level, now: datetime) -> bool:
+        """Whether the key already has an offence at ``level`` or above within the memory."""
+        offence = self._history.get(key)
+        return (
+            offence is not None
+            and offence.level >= level
+            and offence.at > now - self.settings.memory
+        )
 
     def _record(
         self, key: ActorKey, level: Level, reason: str, entity_id: str | None, now: datetime

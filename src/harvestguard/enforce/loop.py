@@ -44,6 +44,8 @@ class LoopStats:
     flagged: set[str] = field(default_factory=set)  # case ids of entities flagged
     decisions: int = 0
     last_step_seconds: float = 0.0
+    busy_seconds: float = 0.0  # all steps together: how much of the run detection took
+    slowest_step_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,8 @@ class LoopStats:
             "flagged": sorted(self.flagged),
             "decisions": self.decisions,
             "last_step_seconds": round(self.last_step_seconds, 3),
+            "busy_seconds": round(self.busy_seconds, 3),
+            "slowest_step_seconds": round(self.slowest_step_seconds, 3),
         }
 
 
@@ -111,7 +115,10 @@ class EnforcementLoop:
             if fired:
                 for entity in self.detector.entities().flagged:
                     written += self._act(entity)
-            self.stats.last_step_seconds = time.perf_counter() - started
+            took = time.perf_counter() - started
+            self.stats.last_step_seconds = took
+            self.stats.busy_seconds += took
+            self.stats.slowest_step_seconds = max(self.stats.slowest_step_seconds, took)
             self._write_status()
             return written
 

@@ -9,6 +9,7 @@
 --   window it happened in.
 -- needs: [canaries]
 -- resets: window
+-- monotone: true
 -- parameters:
 --   window_minutes: {type: int, default: 5, min: 1, max: 1440}
 -- explanation: >

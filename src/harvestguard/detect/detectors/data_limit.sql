@@ -8,6 +8,7 @@
 --   horizon, against a limit per class. Owners shown on location pages and in feeds count too:
 --   this measures exposure, whatever the page.
 -- resets: horizon
+-- monotone: true
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}

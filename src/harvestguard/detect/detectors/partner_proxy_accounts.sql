@@ -7,6 +7,7 @@
 --   A partner app is refused an object on the API (403 or 404) and, within the horizon, accounts
 --   sending from the same networks (/24 or /64) as the app fetch the same object on the web.
 --   Both the app and the accounts are reported, in one link group.
+-- monotone: true
 -- parameters:
 --   window_minutes: {type: int, default: 10, min: 1, max: 1440}
 --   horizon_hours: {type: int, default: 24, min: 1, max: 168}
