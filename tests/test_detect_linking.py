@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import pyarrow as pa
+import pytest
 
 from harvestguard.detect import DetectionEngine
 from harvestguard.detect.context import CONTEXT_SCHEMAS
@@ -206,36 +207,53 @@ def test_a_sweep_interleaved_with_other_visits_and_arriving_out_of_order_is_foun
     assert len(swept) >= 100  # nearly every address of the walk
 
 
-def test_a_partner_app_and_accounts_caught_on_its_network_are_one_entity() -> None:
-    """The 2019 pattern: the app reads a canary on the API, one of its accounts another on the
-    web from the app's data-centre network; each is caught on its own, and they are one
-    adversary. An unflagged account there and a flagged one elsewhere stay out."""
+@pytest.mark.parametrize("app_caught", [True, False])
+def test_a_partner_app_and_its_accounts_on_its_network_are_one_entity(app_caught: bool) -> None:
+    """The 2019 pattern: one of the app's accounts reads a canary on the web from the app's
+    data-centre network (and the app, in one variant, another on the API). The app, that
+    account and its other account there, which authorised the app but was not caught yet, are
+    one adversary. A stranger on that network who did not authorise the app, an unflagged app
+    account elsewhere and a flagged account elsewhere stay out."""
     house, home = "203.0.113.0/24", "198.51.100.0/24"
     canaries = pa.table(
         {"resource": ["profile"] * 3, "object_id": ["901", "902", "903"], "label": ["c"] * 3},
         schema=CONTEXT_SCHEMAS["canaries"],
     )
     events = [
-        view(10, 901, ip="203.0.113.200", net=house, actor_client="app-1", channel="api"),
         view(20, 902, account="travel0", ip="203.0.113.10", net=house, session="s0"),
         view(30, 903, account="elsewhere", ip="198.51.100.7", net=home, session="s9"),
+        view(10, 901 if app_caught else 1, ip="203.0.113.200", net=house, actor_client="app-1"),
     ]
     events += [
-        view(40 + i, 100 + i, account="colleague", ip="203.0.113.11", net=house, session="s1")
+        view(40 + i, 100 + i, account=account, ip=ip, net=net, session=account)
+        for account, ip, net in [
+            ("travel1", "203.0.113.11", house),
+            ("stranger", "203.0.113.12", house),
+            ("customer", "198.51.100.8", home),
+        ]
         for i in range(5)
     ]
-    report = DetectionEngine().run(table(events), {"canaries": canaries})
-    assert fired(report, "canary_access") == {
-        ("client", "app-1"),
-        ("account", "travel0"),
-        ("account", "elsewhere"),
-    }
+    authorisations = pa.table(
+        {
+            "client": ["app-1", "app-1", "app-1", "app-2"],
+            "account": ["travel0", "travel1", "customer", "stranger"],
+        },
+        schema=CONTEXT_SCHEMAS["authorisations"],
+    )
+    context = {"canaries": canaries, "authorisations": authorisations}
+    report = DetectionEngine().run(table(events), context)
+    caught = {("account", "travel0"), ("account", "elsewhere")}
+    assert fired(report, "canary_access") == caught | (
+        {("client", "app-1")} if app_caught else set()
+    )
     members = sorted(
         sorted(k for k in e.members if k[0] in {"account", "client"}) for e in report.flagged
     )
     assert members == [
         [("account", "elsewhere")],
-        [("account", "travel0"), ("client", "app-1")],
+        [("account", "travel0"), ("account", "travel1"), ("client", "app-1")],
     ]
     linked = next(e for e in report.flagged if ("client", "app-1") in e.members)
-    assert any("send from one network" in link for link in linked.links)
+    # acted on with the account that was caught, before they are caught themselves
+    assert {("account", "travel1"), ("client", "app-1")} <= linked.keys
+    assert any("send from its network" in link for link in linked.links)

@@ -39,16 +39,25 @@ def export_manifest(
     db: Session, *, now: datetime | None = None, include_disabled: bool = False
 ) -> dict[str, Any]:
     """The world as a manifest; stories are those still live at ``now`` (default: now).
-    Disabled accounts are left out unless ``include_disabled``: a simulator cannot drive them,
-    but a detector still needs to know when a banned account was created and whom it followed
-    (a sock puppet banned first must still be linked with its cohort flagged later)."""
+    Disabled accounts and revoked partner apps are left out unless ``include_disabled``: a
+    simulator cannot drive them, but a detector still needs to know when a banned account was
+    created, whom it followed and which apps it authorised (a sock puppet banned first must
+    still be linked with its cohort flagged later, an app's accounts with the app)."""
     moment = now or utcnow()
     venues = list(db.scalars(select(Venue).order_by(Venue.id)))
     city_of_venue = {venue.id: venue.city for venue in venues}
-    media_keys = dict(db.execute(select(Media.id, Media.key)).all())
-    posts = list(db.scalars(select(Post).order_by(Post.id)))
-    stories = list(db.scalars(select(Story).where(Story.expires_at > moment).order_by(Story.id)))
-    homes = _home_cities(posts, stories, city_of_venue)
+    # each with its media key in one statement: people post while the guard exports (a story
+    # read after a separate read of the media had no key, and failed the detection step)
+    posts = db.execute(
+        select(Post, Media.key).join(Media, Media.id == Post.media_id).order_by(Post.id)
+    ).all()
+    stories = db.execute(
+        select(Story, Media.key)
+        .join(Media, Media.id == Story.media_id)
+        .where(Story.expires_at > moment)
+        .order_by(Story.id)
+    ).all()
+    homes = _home_cities([p for p, _ in posts], [s for s, _ in stories], city_of_venue)
     users = [
         {
             "id": user.id,
@@ -97,9 +106,9 @@ def export_manifest(
                 "owner_id": post.owner_id,
                 "created_at": _iso(post.created_at),
                 "venue_id": post.venue_id,
-                "media_key": media_keys[post.media_id],
+                "media_key": media_key,
             }
-            for post in posts
+            for post, media_key in posts
             if post.owner_id in active
         ],
         "stories": [
@@ -109,12 +118,12 @@ def export_manifest(
                 "created_at": _iso(story.created_at),
                 "expires_at": _iso(story.expires_at),
                 "venue_id": story.venue_id,
-                "media_key": media_keys[story.media_id],
+                "media_key": media_key,
             }
-            for story in stories
+            for story, media_key in stories
             if story.owner_id in active
         ],
-        "partner_apps": _partner_apps(db),
+        "partner_apps": _partner_apps(db, include_revoked=include_disabled),
         # what no link leads to: the simulator's benign people must not visit them either
         "canaries": [
             {"kind": row.kind, "id": row.object_id, "label": row.label}
@@ -158,7 +167,7 @@ def _cities(venues: list[Venue]) -> list[dict[str, Any]]:
     return cities
 
 
-def _partner_apps(db: Session) -> list[dict[str, Any]]:
+def _partner_apps(db: Session, *, include_revoked: bool = False) -> list[dict[str, Any]]:
     granted: dict[int, list[int]] = {}
     for app_id, user_id in db.execute(
         select(PartnerAuthorisation.app_id, PartnerAuthorisation.user_id).order_by(
@@ -175,7 +184,9 @@ def _partner_apps(db: Session) -> list[dict[str, Any]]:
             "authorised_by": granted.get(app.id, []),
         }
         for app in db.scalars(
-            select(PartnerApp).where(PartnerApp.revoked.is_(False)).order_by(PartnerApp.id)
+            select(PartnerApp)
+            .where(true() if include_revoked else PartnerApp.revoked.is_(False))
+            .order_by(PartnerApp.id)
         )
     ]
 

@@ -22,6 +22,8 @@ CONTEXT_SCHEMAS: dict[str, pa.Schema] = {
     "posts": pa.schema([("post_id", _TEXT), ("owner", _TEXT), ("venue_id", _TEXT)]),
     "venues": pa.schema([("venue_id", _TEXT), ("city", _TEXT)]),
     "partner_apps": pa.schema([("client", _TEXT), ("scopes", pa.list_(_TEXT)), ("purpose", _TEXT)]),
+    # which accounts granted which partner app access to their data
+    "authorisations": pa.schema([("client", _TEXT), ("account", _TEXT)]),
     "allowlist": pa.schema([("kind", _TEXT), ("key", _TEXT), ("label", _TEXT)]),
     "canaries": pa.schema([("resource", _TEXT), ("object_id", _TEXT), ("label", _TEXT)]),
 }
@@ -66,6 +68,14 @@ def context_from_world(world: World) -> dict[str, pa.Table]:
         "partner_apps": _table(
             "partner_apps",
             [(a.client_id, sorted(a.scopes), a.purpose) for a in world.apps.values()],
+        ),
+        "authorisations": _table(
+            "authorisations",
+            [
+                (a.client_id, str(account))
+                for a in world.apps.values()
+                for account in sorted(a.authorised_by)
+            ],
         ),
     }
     if world.canaries:  # without any, canary_access is skipped rather than run on nothing

@@ -10,10 +10,14 @@ principals:
 2. **Shared by suspects.** If k is an address, a network prefix or a session and flagged principals sent at least
    ``flagged_share`` of its events, those flagged principals are linked together through k (a proxy address used by 17 fresh
    accounts; the data-centre address of a partner app and its accounts).
-   A flagged partner app and other flagged principals sending from one network prefix are
-   linked whatever their shares: an app's API calls come from its own servers, where no
-   stranger browses, so a flagged account on that network works for the app (the 2019
-   partner's accounts and its app, each caught by a different detector, are one adversary).
+   **A partner app's house.** A partner app and the accounts that authorised it (the
+   ``authorisations`` context table) and send from one of the app's network prefixes are linked
+   as soon as one of them is flagged, whatever their shares; a flagged app also takes in the
+   other flagged principals on that prefix. An app's API calls come from its own servers, where
+   nobody browses: an account that granted the app its data and browses from there is the
+   app's own (the 2019 partner's accounts and its app, caught one by one by different
+   detectors, are one adversary, stopped together rather than each when it is caught). A
+   stranger on that network who did not authorise the app is never pulled in.
 3. **Acted together.** Keys a detector reports in one ``link_group`` are linked (the hundreds of
    addresses of one enumeration sweep, a chain of neighbour links, so that two sweeps walking at
    the same time stay two; a partner app and the accounts fetching what it was refused). The
@@ -101,6 +105,9 @@ class EntityLinker:
         for kind, value, p_kind, p_value, count in usage:
             total[(kind, value)] += count
             principals[(kind, value)][(p_kind, p_value)] = count
+        operated = self._authorised(
+            engine, {p for key, users in principals.items() if key[0] == "net" for p in users}
+        )
         sets = _UnionFind()
         reasons: dict[ActorKey, list[str]] = defaultdict(list)
         for key in flagged:
@@ -119,14 +126,21 @@ class EntityLinker:
                     sets.union(suspects[0], other)
                 sets.union(key, suspects[0])
                 reasons[suspects[0]].append(f"{len(suspects)} flagged principals share {key[0]}")
-            apps = sorted(p for p in suspects if p[0] == "client")
-            if key[0] == "net" and apps and len(suspects) > 1:
-                for other in suspects:
-                    sets.union(apps[0], other)
-                reasons[apps[0]].append(
-                    f"partner app and {len(suspects) - len(apps)} flagged accounts or addresses "
-                    "send from one network"
-                )
+            if key[0] == "net":
+                for app in sorted(p for p in users if p[0] == "client"):
+                    house = [app] + [
+                        p for p in users if p[0] == "account" and (app[1], p[1]) in operated
+                    ]
+                    if app in flagged:  # and whatever else was caught on the app's servers
+                        house += [p for p in suspects if p not in house]
+                    if len(house) < 2 or not any(p in flagged for p in house):
+                        continue
+                    for member in house:
+                        sets.union(app, member)
+                    reasons[app].append(
+                        f"partner app and {len(house) - 1} accounts or addresses send from its "
+                        f"network, {sum(p in flagged for p in house)} of them flagged"
+                    )
         acted_together: dict[tuple[str, str], list[ActorKey]] = defaultdict(list)
         for finding in findings:
             for label in finding.link_groups:
@@ -165,6 +179,19 @@ class EntityLinker:
             component.links = sorted(set(component.links))
             result.append(component)
         return result
+
+    def _authorised(self, engine: Engine, principals: set[ActorKey]) -> set[tuple[str, str]]:
+        """(client, account) for the partner apps among ``principals`` and the accounts that
+        authorised them (the ``authorisations`` context table; empty when not given)."""
+        apps = sorted(value for kind, value in principals if kind == "client")
+        if not apps or not engine.has_table("authorisations"):
+            return set()
+        engine.load_table("_apps", pa.table({"client": pa.array(apps, pa.string())}))
+        table = engine.query(
+            "SELECT DISTINCT client, account FROM authorisations "
+            "WHERE client IN (SELECT client FROM _apps)"
+        )
+        return {(str(row["client"]), str(row["account"])) for row in table.to_pylist()}
 
     def _created_together(
         self, engine: Engine, findings: list[Finding]

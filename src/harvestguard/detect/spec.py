@@ -43,6 +43,7 @@ CONTEXT_TABLES = (
     "posts",
     "venues",
     "partner_apps",
+    "authorisations",
     "allowlist",
     "canaries",
 )
