@@ -116,16 +116,18 @@ def from_template(template: str, name: str = "custom") -> LogFormat:
 
 def _pattern(template: str) -> re.Pattern[str]:
     """Literal text matched as is; a variable inside quotes matches an escaped string, one
-    outside matches up to the literal text after it (lazily)."""
+    outside matches up to the first occurrence of the literal text after it."""
     parts: list[str] = []
     position = 0
     seen: set[str] = set()
-    for match in _VARIABLE.finditer(template):
+    matches = list(_VARIABLE.finditer(template))
+    for index, match in enumerate(matches):
         literal = template[position : match.start()]
         parts.append(re.escape(literal))
         name = match.group(1) or match.group(2)
         quoted = literal.endswith('"') and template[match.end() : match.end() + 1] == '"'
-        body = r'(?:[^"\\]|\\.)*' if quoted else r".*?"
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(template)
+        body = r'(?:[^"\\]|\\.)*' if quoted else _unquoted(template[match.end() : end])
         if name in KNOWN_VARIABLES and name not in seen:
             parts.append(f"(?P<{name}>{body})")
             seen.add(name)
@@ -135,6 +137,15 @@ def _pattern(template: str) -> re.Pattern[str]:
     parts.append(re.escape(template[position:]))
     # text after the format (fields a server appends) is allowed
     return re.compile("^" + "".join(parts) + r"(?:\s.*)?$", re.DOTALL)
+
+
+def _unquoted(following: str) -> str:
+    """Up to the first occurrence of ``following``, never giving back (an atomic group).
+    A lazy ``.*?`` would let the engine try every later occurrence too: quadratic on a line
+    that repeats the literal (found by fuzzing: hours for one 1 MiB line)."""
+    if not following:
+        return r".*?"
+    return f"(?>(?:(?!{re.escape(following)}).)*)"
 
 
 def _columns(template: str) -> tuple[Column, ...] | None:
@@ -244,6 +255,10 @@ def named_format(name: str) -> LogFormat:
 FORMAT_NAMES = ("auto", "combined", "common", *JSON_FORMATS, "json")
 
 
+# 9999-12-31 23:59:59 UTC, the last second Python's datetime can hold
+_LAST_SECOND = 253_402_300_799
+
+
 def raw_query(
     fmt: LogFormat, source: Mapping[str, str], relation: str, keep: str = "", time_format: str = ""
 ) -> str:
@@ -265,9 +280,13 @@ def raw_query(
     if time_variable == "time_local":
         ts = f"try_strptime({time_text}, '{time_format or '%d/%b/%Y:%H:%M:%S %z'}')"
     elif time_variable == "msec":
-        ts = f"to_timestamp(TRY_CAST({time_text} AS DOUBLE))"
+        # a time past year 9999 (or NaN) stopped the whole read with a conversion error, and
+        # Python has no datetime for it (found by fuzzing): such a line is malformed
+        seconds = f"TRY_CAST({time_text} AS DOUBLE)"
+        ts = f"to_timestamp(CASE WHEN {seconds} BETWEEN 0 AND {_LAST_SECOND} THEN {seconds} END)"
     else:
-        ts = f"TRY_CAST({time_text} AS TIMESTAMPTZ)"
+        moment = f"TRY_CAST({time_text} AS TIMESTAMPTZ)"
+        ts = f"CASE WHEN year({moment}) BETWEEN 1 AND 9999 THEN {moment} END"
     size = "body_bytes_sent" if "body_bytes_sent" in source else "bytes_sent"
     extra = f", {keep}" if keep else ""
     if "request_uri" in source:

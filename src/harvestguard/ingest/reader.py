@@ -11,6 +11,9 @@ no way can read is *malformed*: counted, the first few kept as samples, never fa
 
 from __future__ import annotations
 
+import gzip
+import io
+import re
 from collections.abc import Iterator
 
 import duckdb
@@ -23,6 +26,15 @@ from harvestguard.ingest.sniff import STDIN, is_gzip
 
 BATCH_ROWS = 262_144
 _PYTHON_BATCH = 65_536
+# DuckDB's limit on a line; the exact parser holds longer lines malformed too
+MAX_LINE = 1_048_576
+# one row per refused line: DuckDB records a line once per error, and on a line of unbalanced
+# quotes with differing texts, some empty (found by fuzzing: one line counted twice)
+_REJECTED_LINES = (
+    "SELECT line, arg_max(csv_line, length(csv_line)) FROM _rejects GROUP BY line ORDER BY line"
+)
+# what ends a line, for DuckDB and for Python's universal newlines
+_LINE_ENDS = re.compile(r"\r\n|\r|\n")
 
 
 class LogReader:
@@ -54,22 +66,51 @@ class LogReader:
                 # DuckDB draws its own progress bar on long queries: the scan has its own
                 db.execute("SET enable_progress_bar = false")
             path = "/dev/stdin" if source == STDIN else str(source)
+            self._path, self._source = path, source
             if self.fmt.columns is not None and not self.exact:
-                yield from self._csv(connection, path, source, stats)
+                yield from self._fast_or_exact(self._csv(connection, path, source, stats), stats)
             elif self.fmt.is_json and not self.exact:
-                yield from self._json(connection, path, source, stats)
+                yield from self._fast_or_exact(self._json(connection, path, source, stats), stats)
             else:
-                yield from self._python(connection, path, source, stats)
+                yield from self._python(path, source, stats)
         finally:
             connection.close()
             self._converter.close()
 
+    def _fast_or_exact(self, fast: Iterator[pa.Table], stats: ParseStats) -> Iterator[pa.Table]:
+        """DuckDB's reader; a file it refuses before anything came out goes to the exact parser.
+
+        DuckDB's CSV reader stops on a file whose lines end in both "\\r" and "\\r\\n"
+        (found by fuzzing; its lenient mode would silently drop the fields of a line with too
+        many). Such a file is read again by the exact parser when nothing was handed out yet;
+        past that point, a clear error names the file rather than losing its lines."""
+        path, source = self._path, self._source
+        before = (stats.lines, stats.parsed, stats.malformed, len(stats.samples))
+        handed_out = False
+        try:
+            for table in fast:
+                handed_out = True
+                yield table
+        except (duckdb.InvalidInputException, OSError) as error:  # OSError: via Arrow
+            if handed_out or path == "/dev/stdin":
+                reason = str(error).splitlines()[0]
+                raise ValueError(
+                    f"{source}: the CSV reader stopped part-way ({reason}); lines ending in both "
+                    "\\r and \\r\\n do this: convert the line ends (e.g. dos2unix), scan again"
+                ) from error
+            stats.lines, stats.parsed, stats.malformed = before[:3]
+            del stats.samples[before[3] :]
+            yield from self._python(path, source, stats)
+
     def _read_options(self, path: str) -> str:
         compression = "gzip" if is_gzip(path) else "none"
+        # lines end in "\n": left to detect from the first line, a "\r\n" there made DuckDB
+        # lose the "\n" lines after it (found by fuzzing); a "\r\n" line now ends its last
+        # value with "\r", which sends it to the exact parser
         return (
             f"header = false, auto_detect = false, compression = '{compression}', "
-            "ignore_errors = true, store_rejects = true, rejects_table = '_rejects', "
-            "rejects_scan = '_rejects_scan', max_line_size = 1048576"
+            "new_line = '\\n', ignore_errors = true, store_rejects = true, "
+            "rejects_table = '_rejects', rejects_scan = '_rejects_scan', max_line_size = 1048576"
         )
 
     def _csv(
@@ -118,9 +159,7 @@ class LogReader:
             FROM ({fields})
         """
         yield from self._stream(connection, query, source, stats)
-        rejected = connection.execute(
-            "SELECT DISTINCT line, csv_line FROM _rejects ORDER BY line"
-        ).fetchall()
+        rejected = connection.execute(_REJECTED_LINES).fetchall()
         yield from self._reparse([(n, t) for n, t in rejected], source, stats)
 
     def _stream(
@@ -156,7 +195,7 @@ class LogReader:
             lines = [
                 (None, part)
                 for text in batch.filter(pc.invert(good)).column("_line").to_pylist()
-                for part in str(text).split("\n")
+                for part in _LINE_ENDS.split(str(text))
             ]
             table = python_rows(self.fmt, lines, stats, source)
             if table is not None and table.num_rows:
@@ -178,7 +217,12 @@ class LogReader:
     ) -> Iterator[pa.Table]:
         lines: list[tuple[int | None, str]] = []
         for number, text in rejected:
-            for offset, part in enumerate(str(text or "").split("\n")):
+            if not text:
+                # DuckDB refused the line and kept none of its text (a bare "\r" in a line
+                # ending in "\r\n" does this): malformed, never silently dropped
+                stats.reject(source, number, "<the CSV reader kept no text of this line>")
+                continue
+            for offset, part in enumerate(_LINE_ENDS.split(str(text))):
                 lines.append((None if number is None else int(number) + offset, part))
         for start in range(0, len(lines), _PYTHON_BATCH):
             table = python_rows(self.fmt, lines[start : start + _PYTHON_BATCH], stats, source)
@@ -223,35 +267,50 @@ class LogReader:
             )
         )"""
         fields = raw_query(self.fmt, text, parsed, keep="line")
+        # a blank line reads as NULL: checked (and skipped) like any other, never a request
         query = f"""
             SELECT {", ".join(RAW_COLUMNS)},
-                   CASE WHEN ts IS NULL OR status IS NULL OR remote IS NULL THEN line END AS _line
+                   CASE WHEN ts IS NULL OR status IS NULL OR remote IS NULL
+                        THEN coalesce(line, '') END AS _line
             FROM ({fields})
         """
         yield from self._stream(connection, query, source, stats)
-        for number, line in connection.execute(
-            "SELECT DISTINCT line, csv_line FROM _rejects ORDER BY line"
-        ).fetchall():
+        for number, line in connection.execute(_REJECTED_LINES).fetchall():
             stats.reject(source, number, str(line))
 
-    def _python(
-        self, connection: duckdb.DuckDBPyConnection, path: str, source: str, stats: ParseStats
-    ) -> Iterator[pa.Table]:
-        """Every line through the format's regular expression (the exact parser)."""
-        query = f"""
-            SELECT line FROM read_csv('{_quote(path)}', columns = {{'line': 'VARCHAR'}},
-                                      delim = '\\x01', quote = '', escape = '',
-                                      {self._read_options(path)})
-        """
-        for batch in connection.sql(query).to_arrow_reader(_PYTHON_BATCH):
-            lines = [(None, text) for text in batch.column("line").to_pylist() if text]
+    def _python(self, path: str, source: str, stats: ParseStats) -> Iterator[pa.Table]:
+        """Every line through the format's regular expression (the exact parser). Lines are
+        read in Python: DuckDB's one-column reader refuses mixed line ends and cuts a line at
+        its delimiter when lenient (both found by fuzzing)."""
+        for lines in _line_batches(path, source, stats):
             table = python_rows(self.fmt, lines, stats, source)
             if table is not None and table.num_rows:
                 yield self._convert(table, stats, source)
-        rejected = connection.execute(
-            "SELECT DISTINCT line, csv_line FROM _rejects ORDER BY line"
-        ).fetchall()
-        yield from self._reparse([(n, t) for n, t in rejected], source, stats)
+
+
+def _line_batches(
+    path: str, source: str, stats: ParseStats
+) -> Iterator[list[tuple[int | None, str]]]:
+    """The lines of a file (plain or gzip), numbered, ``_PYTHON_BATCH`` at a time; lines end
+    in "\\n", "\\r\\n" or "\\r" as for DuckDB, bytes that are not UTF-8 read as U+FFFD, and a
+    line longer than ``MAX_LINE`` is malformed (memory stays bounded)."""
+    opened = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")  # noqa: SIM115
+    with io.TextIOWrapper(opened, encoding="utf-8", errors="replace", newline=None) as handle:
+        batch: list[tuple[int | None, str]] = []
+        number = 0
+        while line := handle.readline(MAX_LINE):
+            number += 1
+            if not line.endswith("\n") and len(line) >= MAX_LINE:
+                while (rest := handle.readline(MAX_LINE)) and not rest.endswith("\n"):
+                    pass
+                stats.reject(source, number, line)
+                continue
+            batch.append((number, line.rstrip("\n")))
+            if len(batch) >= _PYTHON_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
 
 def _quote(text: str) -> str:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from photoshare import accounts, csrf, deletions, queries, web
@@ -16,7 +16,8 @@ from photoshare.models import PartnerApp, PartnerAuthorisation, User
 from photoshare.security import verify_password
 from photoshare.settings import Settings
 
-router = APIRouter()
+# web pages: the OpenAPI document says so (it said application/json; found by schemathesis)
+router = APIRouter(default_response_class=HTMLResponse)
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Field = Annotated[str, Form()]

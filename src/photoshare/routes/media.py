@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, NamedTuple
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
-from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,8 @@ from photoshare.serialize import media_url, served_photo
 from photoshare.settings import Settings
 from photoshare.viewer import Viewer
 
-router = APIRouter()
+# web pages: the OpenAPI document says so (it said application/json; found by schemathesis)
+router = APIRouter(default_response_class=HTMLResponse)
 
 MAX_CAPTION = 2200
 # The image bytes of a photo never change, but who may see them does (an account turns private,
@@ -282,7 +283,7 @@ def _visible_parent(request: Request, db: Session, viewer: Viewer, media: Media)
     return parent
 
 
-@router.get("/media/{key}")
+@router.get("/media/{key}", response_class=Response)
 def serve_media(request: Request, db: DB, viewer: CurrentViewer, key: str) -> Response:
     """The image bytes, to a viewer the policy shows the image's post, story or profile to.
 

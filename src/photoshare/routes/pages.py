@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
@@ -22,10 +22,12 @@ from photoshare import queries, web
 from photoshare.canaries import canary_ids
 from photoshare.deps import DB, CurrentViewer, show
 from photoshare.models import Comment, Follow, FollowStatus, Like, Post, Story, User, Venue
+from photoshare.routes.api import MAX_KEY
 from photoshare.serialize import comment_dict, connection_dict, story_dict, venue_dict
 from photoshare.viewer import Viewer
 
-router = APIRouter()
+# web pages: the OpenAPI document says so (it said application/json; found by schemathesis)
+router = APIRouter(default_response_class=HTMLResponse)
 
 FEED_LIMIT = 30
 GRID_LIMIT = 60
@@ -99,13 +101,18 @@ def home(request: Request, db: DB, viewer: CurrentViewer) -> Response:
     if viewer.user is None:
         return web.render(request, "landing.html")
     followed = viewer.following(db)
+    # a disabled (banned) account is gone from the site, its followers' feeds included
     stories = db.scalars(
         queries.live_stories_query(_story_ttl(request))
-        .where(Story.owner_id.in_(followed))
+        .join(Story.owner)
+        .where(Story.owner_id.in_(followed), User.disabled.is_(False))
         .limit(FEED_LIMIT)
     ).all()
     posts = db.scalars(
-        queries.posts_query().where(Post.owner_id.in_(followed)).limit(FEED_LIMIT)
+        queries.posts_query()
+        .join(Post.owner)
+        .where(Post.owner_id.in_(followed), User.disabled.is_(False))
+        .limit(FEED_LIMIT)
     ).all()
     page = {
         "stories": _visible(request, db, viewer, "story", map(story_dict, stories)),
@@ -201,6 +208,8 @@ def user_stories(request: Request, db: DB, viewer: CurrentViewer, username: str)
 
 @router.get("/p/{post_id:int}")
 def post_page(request: Request, db: DB, viewer: CurrentViewer, post_id: int) -> Response:
+    if post_id > MAX_KEY:
+        return web.not_found(request)
     post = queries.post_with_parts(db, post_id)
     if post is None or post.owner.disabled:
         return web.not_found(request)
@@ -230,6 +239,8 @@ def post_page(request: Request, db: DB, viewer: CurrentViewer, post_id: int) -> 
 
 @router.get("/stories/{story_id:int}")
 def story_page(request: Request, db: DB, viewer: CurrentViewer, story_id: int) -> Response:
+    if story_id > MAX_KEY:  # past SQLite's integers: an OverflowError, a 500 (schemathesis)
+        return web.not_found(request)
     story = db.scalar(queries.live_stories_query(_story_ttl(request)).where(Story.id == story_id))
     if story is None or story.owner.disabled:
         return web.not_found(request)
@@ -242,6 +253,8 @@ def story_page(request: Request, db: DB, viewer: CurrentViewer, story_id: int) -
 
 @router.get("/explore/locations/{venue_id:int}")
 def location_page(request: Request, db: DB, viewer: CurrentViewer, venue_id: int) -> Response:
+    if venue_id > MAX_KEY:
+        return web.not_found(request)
     venue = db.get(Venue, venue_id)
     shown = None if venue is None else show(request, db, viewer, "location", venue_dict(venue))
     if venue is None or shown is None:
@@ -326,6 +339,6 @@ def search_locations(request: Request, db: DB, viewer: CurrentViewer, q: str = "
     return web.render(request, "search_locations.html", {"q": text, "results": results})
 
 
-@router.get("/robots.txt")
+@router.get("/robots.txt", response_class=PlainTextResponse)
 def robots() -> Response:
     return PlainTextResponse(ROBOTS_TXT)

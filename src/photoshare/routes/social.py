@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import delete, select
 
 from photoshare import csrf, queries, web
 from photoshare.deps import DB, CurrentViewer, show
 from photoshare.models import Comment, Follow, FollowStatus, Like, Post, User
 
-router = APIRouter()
+# web pages: the OpenAPI document says so (it said application/json; found by schemathesis)
+router = APIRouter(default_response_class=HTMLResponse)
 
 MAX_COMMENT = 1000
 
