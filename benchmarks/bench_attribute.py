@@ -1,7 +1,7 @@
 """Leak attribution at full size: simulated leaks from one actor among 1,000, damaged, and from none.
 
     .venv/bin/python benchmarks/bench_attribute.py [--actors 1000] [--trials 100] \
-        [--sizes 50,200,5000] [--image-trials 20]
+        [--sizes 50,200,5000] [--image-trials 20] [--scenarios "intact,two sources mixed"]
 
 Prints, per scenario and leak size, the share of leaks whose true source is ranked first and
 named, and the share of leaks in which any actor is named wrongly (the goal: none). The world,
@@ -45,6 +45,12 @@ def _rate(trials: list[Trial], attribute: str) -> str:
     return f"{hits / len(trials):.1%} ({hits}/{len(trials)})"
 
 
+def _margin(trials: list[Trial]) -> str:
+    """The best log LR of any actor that was no source, minus the naming threshold (< 0: none
+    named), over the row's leaks."""
+    return f"{max(trial.wrong_margin for trial in trials):+.1f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--actors", type=int, default=1000)
@@ -53,8 +59,17 @@ def main() -> None:
     parser.add_argument("--sizes", default="50,200,5000")
     parser.add_argument("--image-trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(RECORD_SCENARIOS),
+        help="comma-separated record scenarios to run (default: all)",
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    scenarios = [name.strip() for name in args.scenarios.split(",") if name.strip()]
+    unknown = sorted(set(scenarios) - set(RECORD_SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known: {', '.join(RECORD_SCENARIOS)}")
     started, cpu = time.perf_counter(), _cpu()
     with tempfile.TemporaryDirectory() as directory:
         world = build_world(Path(directory), actors=args.actors, posts=args.posts, seed=args.seed)
@@ -68,14 +83,15 @@ def main() -> None:
             "records",
             "right actor first and named",
             "any actor wrongly named",
+            "closest wrong actor (log LR - threshold)",
         ):
             table.add_column(name, justify="left" if name == "scenario" else "right")
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(
                 "leaks",
-                total=len(RECORD_SCENARIOS) * len(sizes) * args.trials + 2 * args.image_trials,
+                total=len(scenarios) * len(sizes) * args.trials + 2 * args.image_trials,
             )
-            for scenario in RECORD_SCENARIOS:
+            for scenario in scenarios:
                 for size in sizes:
                     trials = []
                     for _ in range(args.trials):
@@ -84,7 +100,9 @@ def main() -> None:
                     right = (
                         "-" if scenario.startswith("no source") else _rate(trials, "right_first")
                     )
-                    table.add_row(scenario, f"{size:,}", right, _rate(trials, "false_named"))
+                    table.add_row(
+                        scenario, f"{size:,}", right, _rate(trials, "false_named"), _margin(trials)
+                    )
             if args.image_trials:
                 photos = [synthetic_photo(rng) for _ in range(40)]
                 for count in (5, 20):
@@ -98,9 +116,9 @@ def main() -> None:
                         progress.advance(task)
                     label = "images resized 30-70 %, JPEG q60-85"
                     table.add_row(label, f"{count} images", _rate(trials, "right_first"),
-                                  _rate(trials, "false_named"))  # fmt: skip
+                                  _rate(trials, "false_named"), _margin(trials))  # fmt: skip
                     table.add_row("images, no source (originals)", f"{count} images", "-",
-                                  _rate(clean, "false_named"))  # fmt: skip
+                                  _rate(clean, "false_named"), _margin(clean))  # fmt: skip
     console.print(table)
     console.print(
         f"wall {time.perf_counter() - started:.0f} s, CPU (user+sys) {_cpu() - cpu:.0f} s,"

@@ -33,16 +33,23 @@ def test_record_leaks(world: World, scenario: str) -> None:
         assert not any(trial.false_named for trial in trials), (size, trials)
         if scenario.startswith("no source"):
             assert not any(trial.named for trial in trials)
-        elif scenario == "coordinates rounded to 4 decimals":
-            # full-precision marks do not survive rounding to 11 m; coarsened ones do
-            for trial in trials:
-                if world.audiences[trial.truth[0]] == ACCOUNT:
-                    assert trial.right_first, trial
         else:
             assert all(trial.right_first for trial in trials), (size, trials)
     if scenario == "two sources mixed":
         both = record_trial(world, 400, scenario, rng)
         assert set(both.named) == set(both.truth)
+
+
+def test_leaks_rounded_to_11_m_name_partners_and_accounts_alike(world: World) -> None:
+    """Rounded to 4 decimals, a partner's full coordinates keep only their grid mark, an
+    account's coarsened ones their cell mark: both kinds of source are named from 50 records."""
+    rng = random.Random(4)
+    kinds: set[bool] = set()
+    for _ in range(10):
+        trial = record_trial(world, 50, "coordinates rounded to 4 decimals", rng)
+        assert trial.right_first and not trial.false_named, trial
+        kinds.add(world.audiences[trial.truth[0]] == ACCOUNT)
+    assert kinds == {True, False}
 
 
 def test_image_leaks_after_resizing_and_reencoding(world: World) -> None:

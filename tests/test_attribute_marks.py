@@ -18,8 +18,8 @@ from PIL import Image
 
 from harvestguard.attribute import Watermarker, WatermarkKeyError, WatermarkKeys
 from harvestguard.attribute import image as watermark
+from harvestguard.attribute.attribution import readings
 from harvestguard.attribute.coordinates import (
-    RAW_WIDTH,
     bases_of,
     mark_coordinate,
     matches,
@@ -27,7 +27,18 @@ from harvestguard.attribute.coordinates import (
     read_coordinate,
 )
 from harvestguard.attribute.evaluation import reencode, synthetic_photo
+from harvestguard.attribute.evidence import (
+    MAX_GRID_UNITS,
+    Units,
+    grid_units,
+    outcomes,
+    record_units,
+    unit_kinds,
+)
+from harvestguard.attribute.leak import Record
+from harvestguard.attribute.likelihood import log_likelihood_ratio_read_as, threshold
 from harvestguard.attribute.ordering import in_actor_order, mark_order
+from harvestguard.attribute.parity import accepts, grid_point
 from harvestguard.policy.geohash import snap
 
 KEY_A = bytes(range(32))
@@ -76,11 +87,107 @@ def test_a_coarsened_coordinate_stays_in_its_cell(value: float, precision: int, 
     assert mark_coordinate(value, served, longitude=lon, actor_key=KEY_A) == marked
 
 
-@given(latitudes)
-def test_a_full_coordinate_moves_less_than_its_noise_floor(value: float) -> None:
-    marked = mark_coordinate(value, value, longitude=False, actor_key=KEY_A)
-    assert abs(marked - value) < RAW_WIDTH  # under 1.1 m
-    assert marked != mark_coordinate(value, value, longitude=False, actor_key=KEY_B)
+def _roundings(value: float) -> list[str]:
+    """The ways a leak writes a value: as served, to 6, 5 or 4 decimals, and 6 then 4."""
+    return [
+        repr(value),
+        f"{value:.6f}",
+        f"{value:.5f}",
+        f"{value:.4f}",
+        f"{float(f'{value:.6f}'):.4f}",
+    ]
+
+
+@given(st.floats(min_value=-179.9, max_value=179.9, allow_nan=False), st.booleans())
+def test_a_full_coordinate_moves_a_few_metres_and_its_grid_mark_survives_rounding(
+    value: float, lon: bool
+) -> None:
+    if not lon:
+        value /= 2
+    marked = mark_coordinate(value, value, longitude=lon, actor_key=KEY_A)
+    assert abs(marked - value) <= 7e-5 + 1e-9  # 7.8 m of latitude at most
+    assert marked == mark_coordinate(value, value, longitude=lon, actor_key=KEY_A)
+    axis = "lon" if lon else "lat"
+    for text in _roundings(marked):
+        reading = read_coordinate(text)
+        assert reading is not None
+        point = grid_point(reading.value, reading.tolerance, longitude=lon)
+        assert point is not None and accepts(KEY_A, axis, point.point), text
+    # the sub-precision mark is still there, below the grid point
+    assert _check(repr(marked), KEY_A, longitude=lon)[0]
+    assert not _check(repr(marked), KEY_B, longitude=lon)[0]
+    assert grid_point(float(f"{marked:.3f}"), 5e-4, longitude=lon) is None  # 3 decimals: gone
+
+
+def test_every_refused_grid_point_has_two_accepted_neighbours() -> None:
+    rng = random.Random(4)
+    for _ in range(50):
+        key = rng.randbytes(32)
+        start = rng.randrange(-1_800_000, 1_800_000)
+        accepted = [accepts(key, "lat", point) for point in range(start, start + 200)]
+        for left, middle, right in zip(accepted, accepted[1:], accepted[2:], strict=False):
+            assert middle or (left and right)
+        assert 0.45 < sum(accepted) / len(accepted) < 0.65  # half, and the runs' first points
+
+
+def test_grid_marks_of_strangers_match_by_their_stated_chance() -> None:
+    """A leak rounded to 4 decimals: its source matches every grid unit, any other actor about
+    half (the chance the test assumes), and a run's first point is never counted."""
+    rng = random.Random(8)
+    source = rng.randbytes(32)
+    places = [(rng.uniform(-60, 60), rng.uniform(-170, 170)) for _ in range(300)]
+    records = [
+        Record(
+            line,
+            {
+                "lat": f"{mark_coordinate(lat, lat, longitude=False, actor_key=source):.4f}",
+                "lon": f"{mark_coordinate(lon, lon, longitude=True, actor_key=source):.4f}",
+            },
+        )
+        for line, (lat, lon) in enumerate(places, start=2)
+    ]
+    units = grid_units(records)
+    assert len(units) == MAX_GRID_UNITS
+    assert all(point % 10 for unit in units for point in unit.points)
+    assert all(outcomes(Units([], [], [], units), source, None).matched)
+    hits = total = 0
+    for _ in range(300):
+        outcome = outcomes(Units([], [], [], units), rng.randbytes(32), None)
+        assert set(outcome.chance) == {0.5}
+        hits += sum(outcome.matched)
+        total += len(outcome.matched)
+    assert abs(hits / total - 0.5) < 4 * math.sqrt(0.25 / total)
+
+
+def test_the_naming_threshold_holds_for_actors_the_leak_was_not_served_to() -> None:
+    """The null distribution on real units (coordinates and grid, rounded to 4 and to 6
+    decimals): a stranger's log LR reaches t with chance at most e^-t (Ville's inequality), so
+    log(candidates / alpha) names a stranger with chance at most alpha."""
+    rng = random.Random(9)
+    ratios = []
+    for leak in range(12):
+        outsider = rng.randbytes(32)
+        decimals = (4, 6)[leak % 2]
+        rows = []
+        for line in range(2, 62):
+            lat, lon = rng.uniform(40, 41), rng.uniform(2, 3)
+            served_lat, served_lon = lat, lon
+            if leak % 3 == 0:  # coarsened data, as a logged-in account sees it
+                served_lat = snap(lat, 5, longitude=False) or lat
+                served_lon = snap(lon, 5, longitude=True) or lon
+            lat = mark_coordinate(lat, served_lat, longitude=False, actor_key=outsider)
+            lon = mark_coordinate(lon, served_lon, longitude=True, actor_key=outsider)
+            rows.append(Record(line, {"lat": f"{lat:.{decimals}f}", "lon": f"{lon:.{decimals}f}"}))
+        units = record_units(rows, (5,))
+        chosen = readings(unit_kinds(units))
+        for _ in range(250):
+            outcome = outcomes(units, rng.randbytes(32), None)
+            ratios.append(log_likelihood_ratio_read_as(outcome.matched, outcome.chance, chosen)[0])
+    tested = len(ratios)
+    for t in (1.0, 2.0, 3.0):
+        beyond = sum(ratio >= t for ratio in ratios)
+        assert beyond <= tested * math.exp(-t) + 3 * math.sqrt(tested * math.exp(-t)), t
+    assert max(ratios) < threshold(len(ratios))
 
 
 def _check(text: str, key: bytes, *, longitude: bool = False) -> tuple[bool, float]:

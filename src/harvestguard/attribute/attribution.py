@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from harvestguard.attribute.candidates import Candidate
-from harvestguard.attribute.evidence import Outcome, Units, image_scores, outcomes
+from harvestguard.attribute.evidence import Outcome, Units, image_scores, outcomes, unit_kinds
 from harvestguard.attribute.keys import WatermarkKey
 from harvestguard.attribute.leak import Leak
 from harvestguard.attribute.likelihood import (
     DEFAULT_ALPHA,
     combine_keys,
-    log_likelihood_ratio,
+    log_likelihood_ratio_read_as,
     threshold,
 )
 from harvestguard.canaries import Canary, CanaryMatcher
@@ -82,6 +82,18 @@ def policy_precisions(policy: Policy) -> tuple[int, ...]:
     return tuple(sorted(found))
 
 
+def readings(kinds: Sequence[str]) -> list[list[bool]]:
+    """How a leak's units are read. Its coordinates carry either the fine marks (cells of
+    coarsened values, digits below 1.1 m of full ones) or the grid mark of full values that
+    survives rounding to 11 m; a coarsened value's grid point is a coin toss for its own actor
+    too. With both kinds of unit, the leak is read once with each (orders and images in both),
+    and the ratios are averaged: a factor of 2 at most, against a reading that counts coin tosses
+    as misses."""
+    if "coordinate" not in kinds or "grid" not in kinds:
+        return []
+    return [[kind != "grid" for kind in kinds], [kind != "coordinate" for kind in kinds]]
+
+
 def leaked_canaries(leak: Leak, canaries: Sequence[Canary]) -> list[Canary]:
     matcher = CanaryMatcher(canaries)
     found: dict[str, Canary] = {}
@@ -106,6 +118,7 @@ def attribute(
     """Ranks ``candidates``: named are those whose ratio passes the family-wise threshold."""
     readers = readers or {}
     verdicts = []
+    chosen = readings(unit_kinds(units))
     image_z = {
         key.key_id: image_scores(
             units, [key.actor_key(candidate.identity) for candidate in candidates]
@@ -116,7 +129,7 @@ def attribute(
         per_key: list[tuple[float, float, str, Outcome]] = []
         for key in keys:
             outcome = outcomes(units, key.actor_key(candidate.identity), image_z[key.key_id][index])
-            log_ratio, share = log_likelihood_ratio(outcome.matched, outcome.chance)
+            log_ratio, share = log_likelihood_ratio_read_as(outcome.matched, outcome.chance, chosen)
             per_key.append((log_ratio, share, key.key_id, outcome))
         log_ratio, share, key_id, outcome = max(per_key, key=lambda item: item[0])
         verdict = Verdict(
@@ -139,6 +152,7 @@ def attribute(
         limit,
         {
             "coordinate": len(units.coordinates),
+            "grid": len(units.grids),
             "order": len(units.orders),
             "image": len(units.images),
         },

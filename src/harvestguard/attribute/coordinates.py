@@ -3,7 +3,9 @@
 A coordinate is served either at full precision or coarsened to the centre of its geohash cell
 (``harvestguard.policy.redact``). Each has a noise floor below which its digits say nothing:
 - full precision: a coordinate names a place (a venue), not a person's fix; below ``RAW_DECIMALS``
-  decimals (1.1 m) it says nothing more, and the mark moves it by less than 0.55 m;
+  decimals (1.1 m) it says nothing more, and the mark moves it by less than 0.55 m from the
+  5-decimal point it was placed on; that point is chosen by the grid mark of ``parity.py``, which
+  survives rounding to 4 decimals, where this one does not;
 - coarsened: the audience may know the cell and nothing finer, so every point of the cell is as
   true as its centre; the mark moves the value off the centre to a keyed point of the same cell.
 The mark is a keyed function of the actor and the value's base (the rounded value or the cell),
@@ -19,6 +21,7 @@ import math
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
+from harvestguard.attribute.parity import place
 from harvestguard.policy.geohash import MAX_PRECISION, snap
 
 RAW_DECIMALS = 5
@@ -38,7 +41,7 @@ class Base(NamedTuple):
 
 
 def raw_base(value: float, *, longitude: bool) -> Base:
-    rounded = round(value, RAW_DECIMALS)
+    rounded = round(value, RAW_DECIMALS) + 0.0  # + 0.0: -0.0 is written "-0.00000", one label
     axis = _LONGITUDE if longitude else _LATITUDE
     return Base(f"{axis}|raw|{rounded:.{RAW_DECIMALS}f}", rounded, RAW_WIDTH, RAW_LEVELS)
 
@@ -73,10 +76,12 @@ def marked_value(base: Base, actor_key: bytes) -> float:
 
 
 def mark_coordinate(original: float, served: float, *, longitude: bool, actor_key: bytes) -> float:
-    """The served value with the actor's mark: coarsened values move within their cell, full
-    values below the stored precision."""
+    """The served value with the actor's marks: coarsened values move within their cell; full
+    values move to one of the actor's 4-decimal grid points (``parity.py``) and are marked below
+    the stored precision."""
     if served == original:
-        return marked_value(raw_base(served, longitude=longitude), actor_key)
+        on_grid = place(served, actor_key, longitude=longitude)
+        return marked_value(raw_base(on_grid, longitude=longitude), actor_key)
     for precision in range(1, MAX_PRECISION + 1):
         if snap(original, precision, longitude=longitude) == served:
             base = cell_base(served, precision, longitude=longitude)

@@ -11,6 +11,7 @@ and benchmarks/bench_attribute.py (full size).
 from __future__ import annotations
 
 import io
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +21,9 @@ from typing import Any
 
 from PIL import Image, ImageFilter
 
-from harvestguard.attribute.attribution import attribute, policy_precisions
+from harvestguard.attribute.attribution import Attribution, attribute, policy_precisions
 from harvestguard.attribute.candidates import Candidate
-from harvestguard.attribute.evidence import Units, coordinate_units, image_units, order_units
+from harvestguard.attribute.evidence import Units, image_units, record_units
 from harvestguard.attribute.keys import WatermarkKeys
 from harvestguard.attribute.leak import Record
 from harvestguard.attribute.serve import Watermarker
@@ -170,6 +171,7 @@ DAMAGES: dict[str, Damage] = {
     "columns dropped": drop_columns,
     # 6 decimals (11 cm) is the usual export precision; 4 (11 m) is what spreadsheets show
     "coordinates rounded to 6 decimals": _rounding(6),
+    "coordinates rounded to 5 decimals": _rounding(5),
     "coordinates rounded to 4 decimals": _rounding(4),
     "rows subsampled": subsample,
 }
@@ -180,6 +182,8 @@ class Trial:
     truth: tuple[str, ...]  # the sources; empty when none of the candidates is
     first: str | None  # the candidate ranked first
     named: tuple[str, ...]
+    # how close chance came: the best log LR of an actor that is no source, minus the threshold
+    wrong_margin: float = -math.inf
 
     @property
     def right_first(self) -> bool:
@@ -190,11 +194,21 @@ class Trial:
         return any(identity not in self.truth for identity in self.named)
 
 
-def _judge(world: World, records: list[Record], truth: tuple[str, ...]) -> Trial:
-    units = Units(coordinate_units(records, world.precisions), order_units(records), [])
-    result = attribute(units, world.candidates, world.watermarker.keys.all, records=len(records))
+def _trial(result: Attribution, truth: tuple[str, ...]) -> Trial:
     first = result.verdicts[0].candidate.identity if result.verdicts else None
-    return Trial(truth, first, tuple(v.candidate.identity for v in result.named))
+    wrong = [v.log_ratio for v in result.verdicts if v.candidate.identity not in truth]
+    return Trial(
+        truth,
+        first,
+        tuple(v.candidate.identity for v in result.named),
+        max(wrong, default=-math.inf) - result.threshold,
+    )
+
+
+def _judge(world: World, records: list[Record], truth: tuple[str, ...]) -> Trial:
+    units = record_units(records, world.precisions)
+    result = attribute(units, world.candidates, world.watermarker.keys.all, records=len(records))
+    return _trial(result, truth)
 
 
 def record_trial(world: World, size: int, damage: str, rng: random.Random) -> Trial:
@@ -263,7 +277,4 @@ def image_trial(
         leaked.append((str(index), reencode(data, rng.uniform(0.3, 0.7), rng.randrange(60, 86))))
     units = Units([], [], image_units(leaked))
     result = attribute(units, world.candidates, world.watermarker.keys.all, images=count)
-    first = result.verdicts[0].candidate.identity if result.verdicts else None
-    return Trial(
-        (truth,) if truth else (), first, tuple(v.candidate.identity for v in result.named)
-    )
+    return _trial(result, (truth,) if truth else ())

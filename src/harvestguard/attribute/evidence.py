@@ -1,7 +1,8 @@
 """The units of evidence a leak holds, and whether each is a given actor's mark.
 
 A unit is something the leak shows once that a mark could be in: one coordinate value of one
-place, one pair of equally ranked records in the order served, one image. Units are chosen so
+place, one run of the 4-decimal grid along one axis (``parity.py``), one pair of equally ranked
+records in the order served, one image. Units are chosen so
 that, for an actor the data was not served to, they are independent and match by the stated
 chance; that is what makes the likelihood ratio of ``likelihood.py`` a valid test.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
@@ -29,8 +30,12 @@ from harvestguard.attribute.coordinates import (
 )
 from harvestguard.attribute.leak import Leak, Record
 from harvestguard.attribute.ordering import in_actor_order
+from harvestguard.attribute.parity import CHANCE as GRID_CHANCE
+from harvestguard.attribute.parity import GridReading, accepts, grid_point
 
 MAX_UNITS = 48  # of each kind; a few dozen matching marks already settle the verdict
+# a grid unit is one bit (chance 1/2) where a coordinate unit is a dozen: more of them are read
+MAX_GRID_UNITS = 96
 LATITUDE_NAMES = frozenset({"lat", "latitude"})
 LONGITUDE_NAMES = frozenset({"lon", "lng", "long", "longitude"})
 ID_NAMES = frozenset({"id"})
@@ -46,6 +51,16 @@ class CoordinateUnit:
     reading: Reading
     probes: list[Probe]
     chance: float
+    lines: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GridUnit:
+    """The grid points a leak shows in one run of one axis: they share the actor's keyed bit."""
+
+    axis: str
+    run: int
+    points: tuple[int, ...]
     lines: tuple[int, ...]
 
 
@@ -67,9 +82,10 @@ class Units:
     coordinates: list[CoordinateUnit]
     orders: list[OrderUnit]
     images: list[ImageUnit]
+    grids: list[GridUnit] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.coordinates) + len(self.orders) + len(self.images)
+        return len(self.coordinates) + len(self.grids) + len(self.orders) + len(self.images)
 
 
 def _column(record: Record, names: frozenset[str]) -> str | None:
@@ -79,10 +95,10 @@ def _column(record: Record, names: frozenset[str]) -> str | None:
     return None
 
 
-def _sample(units: dict[str, _Unit]) -> list[_Unit]:
-    """At most MAX_UNITS, chosen by a hash of their label: the same leak, the same units."""
+def _sample(units: dict[str, _Unit], most: int = MAX_UNITS) -> list[_Unit]:
+    """At most ``most``, chosen by a hash of their label: the same leak, the same units."""
     labels = sorted(units, key=lambda label: hashlib.blake2b(label.encode()).digest())
-    return [units[label] for label in labels[:MAX_UNITS]]
+    return [units[label] for label in labels[:most]]
 
 
 def coordinate_units(
@@ -113,6 +129,31 @@ def coordinate_units(
             lines = (record.line,) if known is None else (*known.lines, record.line)
             found[label] = CoordinateUnit(label, reading, unit_probes, chance, lines)
     return _sample({label: unit for label, unit in found.items() if unit.probes})
+
+
+def grid_units(records: Sequence[Record]) -> list[GridUnit]:
+    """One unit per axis and run of the 4-decimal grid (``parity.py``) with a value written to 4
+    decimals or more; a run's first point is everyone's and says nothing, so it is left out."""
+    found: dict[tuple[str, int], tuple[set[int], list[int]]] = {}
+    for record in records:
+        for axis, names in (("lat", LATITUDE_NAMES), ("lon", LONGITUDE_NAMES)):
+            text = _column(record, names)
+            reading = None if text is None else read_coordinate(text)
+            if reading is None:
+                continue
+            point: GridReading | None = grid_point(
+                reading.value, reading.tolerance, longitude=axis == "lon"
+            )
+            if point is None or not point.informative:
+                continue
+            points, lines = found.setdefault((axis, point.run), (set(), []))
+            points.add(point.point)
+            lines.append(record.line)
+    units = {
+        f"{axis}|{run}": GridUnit(axis, run, tuple(sorted(points)), tuple(lines))
+        for (axis, run), (points, lines) in found.items()
+    }
+    return _sample(units, MAX_GRID_UNITS)
 
 
 def order_units(records: Sequence[Record]) -> list[OrderUnit]:
@@ -157,12 +198,17 @@ def image_units(images: Sequence[tuple[str, Image.Image]]) -> list[ImageUnit]:
     return _sample(found)
 
 
-def units_of(leak: Leak, precisions: tuple[int, ...]) -> Units:
+def record_units(records: Sequence[Record], precisions: tuple[int, ...]) -> Units:
+    """The units of a leak's records (no images)."""
     return Units(
-        coordinate_units(leak.records, precisions),
-        order_units(leak.records),
-        image_units([(str(path), picture) for path, picture in leak.images]),
+        coordinate_units(records, precisions), order_units(records), [], grid_units(records)
     )
+
+
+def units_of(leak: Leak, precisions: tuple[int, ...]) -> Units:
+    units = record_units(leak.records, precisions)
+    units.images = image_units([(str(path), picture) for path, picture in leak.images])
+    return units
 
 
 @dataclass(slots=True)
@@ -175,6 +221,16 @@ class Outcome:
     lines: list[tuple[int, ...]]
 
 
+def unit_kinds(units: Units) -> list[str]:
+    """The kind of every unit, in the order of ``outcomes``."""
+    return (
+        ["coordinate"] * len(units.coordinates)
+        + ["grid"] * len(units.grids)
+        + ["order"] * len(units.orders)
+        + ["image"] * len(units.images)
+    )
+
+
 def outcomes(units: Units, actor_key: bytes, image_z: NDArray[np.float64] | None) -> Outcome:
     """``image_z``: this candidate's standardised score on each image unit."""
     result = Outcome([], [], [], [])
@@ -183,6 +239,12 @@ def outcomes(units: Units, actor_key: bytes, image_z: NDArray[np.float64] | None
         result.chance.append(unit.chance)
         result.kinds.append("coordinate")
         result.lines.append(unit.lines)
+    for grid in units.grids:
+        # every value of the run on the actor's side; with two parities in one run, no actor's
+        result.matched.append(all(accepts(actor_key, grid.axis, p) for p in grid.points))
+        result.chance.append(GRID_CHANCE)
+        result.kinds.append("grid")
+        result.lines.append(grid.lines)
     for pair in units.orders:
         result.matched.append(in_actor_order(pair.first, pair.second, actor_key))
         result.chance.append(0.5)

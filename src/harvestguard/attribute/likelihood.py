@@ -39,6 +39,24 @@ def log_likelihood_ratio(matched: Sequence[bool], chance: Sequence[float]) -> tu
     return _log_mean_exp([float(v) for v in logs]), SHARES[best] if logs[best] > 0 else 0.0
 
 
+def log_likelihood_ratio_read_as(
+    matched: Sequence[bool], chance: Sequence[float], readings: Sequence[Sequence[bool]]
+) -> tuple[float, float]:
+    """The leak read several ways, each a selection of its units (``readings``, chosen from the
+    leak alone, never from a candidate's matches): the mean of their ratios, itself a likelihood
+    ratio, and the share of the best reading."""
+    if not readings:
+        return log_likelihood_ratio(matched, chance)
+    hits = np.asarray(matched, dtype=bool)
+    p = np.asarray(chance, dtype=np.float64)
+    found = []
+    for reading in readings:
+        chosen = np.asarray(reading, dtype=bool)
+        found.append(log_likelihood_ratio(hits[chosen].tolist(), p[chosen].tolist()))
+    best = max(found, key=lambda item: item[0])
+    return _log_mean_exp([log_ratio for log_ratio, _ in found]), best[1]
+
+
 def combine_keys(log_ratios: Sequence[float]) -> float:
     """One candidate tested under several keys (before and after rotations): the mean of the
     ratios, itself a likelihood ratio."""
