@@ -33,14 +33,13 @@ def _adversary(demo: DemoResult, actor_class: str) -> AdversaryOutcome:
 
 
 def test_the_geofence_harvester_is_detected_and_stopped(demo: DemoResult) -> None:
-    """Issue 6's bar: stopped before it obtains 1,000 personal records. Its first ban may cover
-    one of its accounts (a canary read) before linking brings in its partner app and other
-    accounts a few detection steps later, so what it obtains after that first ban is bounded
-    here by what it had obtained before, not by the demo table's stricter twentieth."""
+    """Issue 6's bar, stopped before it obtains 1,000 personal records, and the demo's own: its
+    partner app and accounts are one entity from the first action (the app's house), so what
+    it obtains after that action is at most a twentieth of what it had before."""
     harvester = _adversary(demo, "geofence_harvester")
     assert harvester.detected_at is not None and harvester.stopped_at is not None
     assert harvester.records_before_stop + harvester.records_after_stop < 1000
-    assert harvester.records_after_stop < harvester.records_before_stop
+    assert harvester.stopped, (harvester.records_before_stop, harvester.records_after_stop)
     assert harvester.refused > 0, "its requests after the stop were refused at the door"
     assert {"block", "ban"} & set(harvester.actions)
 

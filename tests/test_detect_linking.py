@@ -233,6 +233,9 @@ def test_a_partner_app_and_its_accounts_on_its_network_are_one_entity(app_caught
         ]
         for i in range(5)
     ]
+    # logged out (by a ban), the app's accounts go on anonymously from the same addresses
+    events += [view(60 + i, 200 + i, ip="203.0.113.11", net=house) for i in range(2)]
+    events += [view(60 + i, 300 + i, ip="203.0.113.12", net=house) for i in range(2)]
     authorisations = pa.table(
         {
             "client": ["app-1", "app-1", "app-1", "app-2"],
@@ -255,5 +258,6 @@ def test_a_partner_app_and_its_accounts_on_its_network_are_one_entity(app_caught
     ]
     linked = next(e for e in report.flagged if ("client", "app-1") in e.members)
     # acted on with the account that was caught, before they are caught themselves
-    assert {("account", "travel1"), ("client", "app-1")} <= linked.keys
+    assert {("account", "travel1"), ("client", "app-1"), ("ip", "203.0.113.11")} <= linked.keys
+    assert ("ip", "203.0.113.12") not in linked.members  # the stranger's
     assert any("send from its network" in link for link in linked.links)

@@ -2,8 +2,8 @@
 
 The adversaries' own partner apps are registered as their operators would register them, with
 the grants of the accounts on the server that authorised them. The accounts they made before the
-run (sock puppets aged for weeks, a harvester's accounts) are created with their creation time
-and follows, as the run would find them; accounts made during the run are signed up by it. Both
+run (sock puppets aged for weeks, a harvester's accounts) are created with their creation time,
+follows and grants to their own partner app, as the run would find them; accounts made during the run are signed up by it. Both
 are looked up by username at the end, since no page shows an account's id.
 """
 
@@ -49,8 +49,13 @@ def register_simulated_apps(db: Session, plan: LivePlan) -> list[PartnerCredenti
 
 def register_simulated_accounts(db: Session, plan: LivePlan, key: bytes) -> list[str]:
     """Creates the actors' accounts made before the run, with their creation time, password
-    (``own_password``) and follows of the server's accounts; the plan logs in to them."""
+    (``own_password``), follows of the server's accounts and grants to their operators' partner
+    apps (registered first, by ``register_simulated_apps``); the plan logs in to them."""
     world = plan.world
+    apps: dict[str, int] = {
+        name: app_id for name, app_id in db.execute(select(PartnerApp.name, PartnerApp.id))
+    }
+    grants = {app.name: app.authorised_by for app in plan.simulated_apps() if app.name in apps}
     created = []
     for uid in plan.accounts_made_before():
         username = plan.username(uid)
@@ -72,6 +77,11 @@ def register_simulated_accounts(db: Session, plan: LivePlan, key: bytes) -> list
                 created_at=user.created_at,
             )
             for followee in sorted(world.following[uid] & plan.seeded_accounts)
+        )
+        db.add_all(
+            PartnerAuthorisation(app_id=apps[name], user_id=user.id)
+            for name, authorised in sorted(grants.items())
+            if uid in authorised
         )
         db.commit()
         plan.registered.add(uid)

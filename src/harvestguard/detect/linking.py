@@ -99,15 +99,14 @@ class EntityLinker:
     def link(self, engine: Engine, findings: Iterable[Finding]) -> list[LinkedGroup]:
         findings = list(findings)
         flagged = {f.key for f in findings}
-        usage = self._usage(engine, flagged)
-        total: dict[ActorKey, int] = defaultdict(int)
-        principals: dict[ActorKey, dict[ActorKey, int]] = defaultdict(dict)
-        for kind, value, p_kind, p_value, count in usage:
-            total[(kind, value)] += count
-            principals[(kind, value)][(p_kind, p_value)] = count
+        principals, total = _tally(self._usage(engine, flagged))
         operated = self._authorised(
             engine, {p for key, users in principals.items() if key[0] == "net" for p in users}
         )
+        houses = _houses(principals, flagged, operated)
+        staff = {member for house in houses for member in house} - flagged
+        if staff:  # where the app's unflagged accounts send from, too
+            principals, total = _tally(self._usage(engine, flagged | staff))
         sets = _UnionFind()
         reasons: dict[ActorKey, list[str]] = defaultdict(list)
         for key in flagged:
@@ -126,21 +125,20 @@ class EntityLinker:
                     sets.union(suspects[0], other)
                 sets.union(key, suspects[0])
                 reasons[suspects[0]].append(f"{len(suspects)} flagged principals share {key[0]}")
-            if key[0] == "net":
-                for app in sorted(p for p in users if p[0] == "client"):
-                    house = [app] + [
-                        p for p in users if p[0] == "account" and (app[1], p[1]) in operated
-                    ]
-                    if app in flagged:  # and whatever else was caught on the app's servers
-                        house += [p for p in suspects if p not in house]
-                    if len(house) < 2 or not any(p in flagged for p in house):
-                        continue
-                    for member in house:
-                        sets.union(app, member)
-                    reasons[app].append(
-                        f"partner app and {len(house) - 1} accounts or addresses send from its "
-                        f"network, {sum(p in flagged for p in house)} of them flagged"
-                    )
+        for house in houses:
+            for member in house:
+                sets.union(house[0], member)
+            reasons[house[0]].append(
+                f"partner app and {len(house) - 1} accounts or addresses send from its "
+                f"network, {sum(p in flagged for p in house)} of them flagged"
+            )
+        members = {member for house in houses for member in house}
+        for key, users in principals.items():
+            # an address of the app's network that only the app's house used by name: its
+            # anonymous requests (the house's accounts logged out by a ban) are the house's too
+            named = sorted(p for p in users if p != key)
+            if key[0] == "ip" and named and all(p in members for p in named):
+                sets.union(key, named[0])
         acted_together: dict[tuple[str, str], list[ActorKey]] = defaultdict(list)
         for finding in findings:
             for label in finding.link_groups:
@@ -313,3 +311,36 @@ def _acted_together_reasons(
         how = named[0] if len(named) == 1 else f"{len(named)} links"
         reasons[root] = f"{len(keys[root])} keys acted together ({detector}: {how})"
     return reasons
+
+
+def _tally(
+    usage: list[tuple[str, str, str, str, int]],
+) -> tuple[dict[ActorKey, dict[ActorKey, int]], dict[ActorKey, int]]:
+    """Per key, the events each principal sent with it, and its events in all."""
+    total: dict[ActorKey, int] = defaultdict(int)
+    principals: dict[ActorKey, dict[ActorKey, int]] = defaultdict(dict)
+    for kind, value, p_kind, p_value, count in usage:
+        total[(kind, value)] += count
+        principals[(kind, value)][(p_kind, p_value)] = count
+    return principals, total
+
+
+def _houses(
+    principals: dict[ActorKey, dict[ActorKey, int]],
+    flagged: set[ActorKey],
+    operated: set[tuple[str, str]],
+) -> list[list[ActorKey]]:
+    """Per partner app on a network prefix with a flagged member: the app first, then the
+    accounts there that authorised it and, when the app is flagged, the other flagged
+    principals there (rule 2, a partner app's house)."""
+    houses = []
+    for key, users in principals.items():
+        if key[0] != "net":
+            continue
+        for app in sorted(p for p in users if p[0] == "client"):
+            house = [app] + [p for p in users if p[0] == "account" and (app[1], p[1]) in operated]
+            if app in flagged:  # and whatever else was caught on the app's servers
+                house += [p for p in users if p in flagged and p not in house]
+            if len(house) > 1 and any(p in flagged for p in house):
+                houses.append(house)
+    return houses
