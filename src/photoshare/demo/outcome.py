@@ -30,9 +30,13 @@ class AdversaryOutcome:
     refused: int = 0
     started_at: datetime | None = None  # its first harvesting request
     detected_at: datetime | None = None  # its case was opened
-    stopped_at: datetime | None = None  # its first block or ban
+    # the block or ban that stopped it: the first after which it obtained at most a trickle
+    # (else its first), so a first action on one of its addresses does not count as the stop
+    # while the rest of its pool goes on collecting
+    stopped_at: datetime | None = None
     records_before_stop: int = 0  # distinct (owner, data class) obtained before stopped_at
     records_after_stop: int = 0  # obtained afterwards, through keys not yet known
+    stops: list[datetime] = field(default_factory=list)  # every block or ban, in time order
     actions: list[str] = field(default_factory=list)
     cases: list[str] = field(default_factory=list)
 
@@ -56,9 +60,13 @@ class AdversaryOutcome:
         """Stopped: blocked or banned, and what it obtained afterwards is at most a twentieth of
         what it had obtained before (a rotating actor's fresh addresses get a few requests
         through before they are linked to it)."""
-        return self.stopped_at is not None and (
-            self.records_after_stop <= max(5, self.records_before_stop // 20)
+        return self.stopped_at is not None and _trickle(
+            self.records_before_stop, self.records_after_stop
         )
+
+
+def _trickle(before: int, after: int) -> bool:
+    return after <= max(5, before // 20)
 
 
 @dataclass(slots=True)
@@ -113,10 +121,8 @@ def demo_outcome(
                     continue
                 if action not in outcome.actions:
                     outcome.actions.append(action)
-                if action in STOPPING and (
-                    outcome.stopped_at is None or entry.at < outcome.stopped_at
-                ):
-                    outcome.stopped_at = entry.at
+                if action in STOPPING:
+                    outcome.stops.append(entry.at)
     obtained: dict[str, list[tuple[datetime, set[tuple[str, str]]]]] = defaultdict(list)
     benign_seen: set[str] = set()
     benign_refused: set[str] = set()
@@ -143,13 +149,19 @@ def demo_outcome(
             if refused:
                 benign_refused.add(sender)
     for actor_id, outcome in adversaries.items():
-        before: set[tuple[str, str]] = set()
-        after: set[tuple[str, str]] = set()
-        for moment, records in obtained[actor_id]:
-            stopped = outcome.stopped_at is not None and moment >= outcome.stopped_at
-            (after if stopped else before).update(records)
-        outcome.records_before_stop = len(before)
-        outcome.records_after_stop = len(after - before)
+        outcome.stops.sort()
+        candidates: list[datetime | None] = [*outcome.stops] or [None]
+        for candidate in candidates:
+            before: set[tuple[str, str]] = set()
+            after: set[tuple[str, str]] = set()
+            for moment, records in obtained[actor_id]:
+                (after if candidate is not None and moment >= candidate else before).update(records)
+            if outcome.stopped_at is None or _trickle(len(before), len(after - before)):
+                outcome.stopped_at = candidate
+                outcome.records_before_stop = len(before)
+                outcome.records_after_stop = len(after - before)
+            if _trickle(len(before), len(after - before)):
+                break
     return DemoOutcome(
         adversaries=sorted(adversaries.values(), key=lambda a: a.actor_id),
         benign_actors=len(benign_seen),
