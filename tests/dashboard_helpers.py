@@ -14,11 +14,14 @@ import atexit
 import dataclasses
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.compute as pc
+from playwright.sync_api import Browser, sync_playwright
 from pytest import TempPathFactory
 
 from harvestguard.actor import ActorKeys
@@ -172,3 +175,19 @@ def add_users(data_dir: Path, password: str = PASSWORD) -> None:
                 store.add(role.label, password, role, by="tests")
     finally:
         store.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's; Playwright's own browser download fails here
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright (make test installs it)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -17,16 +17,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize
 from pypdf import PdfReader
 
 from harvestguard.enforce.cases import CaseStore
 from harvestguard.enforce.levels import Level
 from harvestguard.enforce.table import DecisionTable
-from tests.dashboard_helpers import PASSWORD, GuardData, add_users, shared_guard_data
+from tests.dashboard_helpers import PASSWORD, GuardData, add_users, chromium, shared_guard_data
 from tests.redis_helpers import free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "img"
 VIEWPORT: ViewportSize = {"width": 1360, "height": 900}
 
@@ -84,14 +83,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 from pypdf import PdfReader
 from starlette.testclient import TestClient
 
@@ -30,9 +30,8 @@ from harvestguard.enforce.cases import CaseStore
 from harvestguard.enforce.incident import build_incident
 from harvestguard.enforce.notices import PartnerInfo, Sender, build_notice
 from tests.case_helpers import harvester, simulated, write_store
-from tests.dashboard_helpers import PASSWORD, add_users
+from tests.dashboard_helpers import PASSWORD, add_users, chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
 BASE = "https://testserver"
 NOW = datetime(2025, 6, 2, 12, 0, tzinfo=UTC)
 
@@ -107,14 +106,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox"]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _inert(page: Page) -> str:
