@@ -9,6 +9,7 @@ import pytest
 
 from harvestguard.actor import ActorKeys
 from harvestguard.decisions import ALLOW
+from harvestguard.detect.findings import Exposure
 from harvestguard.enforce.ladder import Ladder, LadderSettings
 from harvestguard.enforce.levels import Level
 from harvestguard.enforce.table import DecisionTable
@@ -143,6 +144,15 @@ def test_allow_listed_entities_and_keys_are_left_alone(
     records = ladder.decide(entity(PUPPETS, risk=0.99), T0)
     assert ("account", "11") not in {r.key for r in records}
     assert table.check(ActorKeys(account="11")) is ALLOW
+
+
+def test_an_entity_seen_in_one_request_is_left_to_linking(ladder: Ladder) -> None:
+    """One request that fell next to a sweep is no ground to refuse anyone by itself."""
+    lone = entity({("ip", "crawler")}, risk=0.8)
+    lone.exposure = Exposure(requests=1, first_seen=T0, last_seen=T0)
+    assert ladder.decide(lone, T0) == []
+    lone.exposure = Exposure(requests=2, first_seen=T0, last_seen=T0)
+    assert [r.level for r in ladder.decide(lone, T0)] == [Level.CHALLENGE]
 
 
 def test_an_entity_that_was_not_flagged_gets_nothing(ladder: Ladder) -> None:

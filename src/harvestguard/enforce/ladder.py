@@ -52,6 +52,10 @@ class LadderSettings:
     # activity this long after a decision is a new offence; sooner, it is the same one still
     # being reported (the requests it refused, a detection window that has not moved on)
     escalate_after: timedelta = timedelta(minutes=1)
+    # an entity seen in fewer requests is left to linking, not acted on by itself: one request
+    # that fell next to a sweep (a search crawler's, in a demo run) stops nothing if it was the
+    # sweep's, and refuses a stranger if it was not; a sweep's own addresses are linked to it
+    min_requests: int = 2
 
     def __post_init__(self) -> None:
         missing = [
@@ -98,8 +102,8 @@ class Ladder:
     def propose(self, entity: Entity, now: datetime) -> list[DecisionRecord]:
         """The records ``decide`` would write, without writing them."""
         keys = self._targets(entity)
-        if not keys:
-            return []
+        if not keys or 0 < entity.exposure.requests < self.settings.min_requests:
+            return []  # (no requests counted: an entity built without its exposure)
         level = self.settings.start(entity.risk)
         previous = self._previous(keys, now)
         if previous is not None:
