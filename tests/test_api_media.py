@@ -81,7 +81,8 @@ def test_location_read_adds_the_venue(client: TestClient, world: World, scene: S
         "Hotel Adlon",
         "Berlin",
     )
-    assert body["lat"] == pytest.approx(52.5163)
+    # the partner's copy carries its grid mark: moved by at most 7e-5 degrees (attribution.md)
+    assert body["lat"] == pytest.approx(52.5163, abs=7e-5)
 
 
 def test_an_unauthorised_owners_post_is_answered_like_a_missing_one(

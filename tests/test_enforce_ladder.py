@@ -146,12 +146,13 @@ def test_allow_listed_entities_and_keys_are_left_alone(
     assert table.check(ActorKeys(account="11")) is ALLOW
 
 
-def test_an_entity_seen_in_one_request_is_left_to_linking(ladder: Ladder) -> None:
-    """One request that fell next to a sweep is no ground to refuse anyone by itself."""
+def test_an_entity_seen_in_one_or_two_requests_is_left_to_linking(ladder: Ladder) -> None:
+    """A request or two that fell inside a sweep are no ground to refuse anyone by themselves."""
     lone = entity({("ip", "crawler")}, risk=0.8)
-    lone.exposure = Exposure(requests=1, first_seen=T0, last_seen=T0)
-    assert ladder.decide(lone, T0) == []
-    lone.exposure = Exposure(requests=2, first_seen=T0, last_seen=T0)
+    for requests in (1, 2):
+        lone.exposure = Exposure(requests=requests, first_seen=T0, last_seen=T0)
+        assert ladder.decide(lone, T0) == []
+    lone.exposure = Exposure(requests=3, first_seen=T0, last_seen=T0)
     assert [r.level for r in ladder.decide(lone, T0)] == [Level.CHALLENGE]
 
 

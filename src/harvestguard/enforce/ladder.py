@@ -52,10 +52,11 @@ class LadderSettings:
     # activity this long after a decision is a new offence; sooner, it is the same one still
     # being reported (the requests it refused, a detection window that has not moved on)
     escalate_after: timedelta = timedelta(minutes=1)
-    # an entity seen in fewer requests is left to linking, not acted on by itself: one request
-    # that fell next to a sweep (a search crawler's, in a demo run) stops nothing if it was the
-    # sweep's, and refuses a stranger if it was not; a sweep's own addresses are linked to it
-    min_requests: int = 2
+    # an entity seen in fewer requests is left to linking, not acted on by itself: a request or
+    # two that fell inside a sweep (a search crawler's, in two CI demo runs) stop nothing if they
+    # were the sweep's, and refuse a stranger if they were not; a sweep's own addresses are
+    # linked to it
+    min_requests: int = 3
 
     def __post_init__(self) -> None:
         missing = [
