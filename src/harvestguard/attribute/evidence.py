@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -110,24 +110,19 @@ def coordinate_units(
     writings of one served value are one unit, not two correlated ones.
     """
     found: dict[str, CoordinateUnit] = {}
-    for record in records:
-        for axis, names in (("lat", LATITUDE_NAMES), ("lon", LONGITUDE_NAMES)):
-            text = _column(record, names)
-            reading = None if text is None else read_coordinate(text)
-            if reading is None:
-                continue
-            label = f"{axis}|{reading.value:.4f}"
-            known = found.get(label)
-            if known is not None and known.reading.tolerance <= reading.tolerance:
-                found[label] = CoordinateUnit(
-                    label, known.reading, known.probes, known.chance, (*known.lines, record.line)
-                )
-                continue
-            unit_probes, chance = probes(
-                reading, bases_of(reading, precisions, longitude=axis == "lon")
+    for record, axis, reading in _coordinates(records):
+        label = f"{axis}|{reading.value:.4f}"
+        known = found.get(label)
+        if known is not None and known.reading.tolerance <= reading.tolerance:
+            found[label] = CoordinateUnit(
+                label, known.reading, known.probes, known.chance, (*known.lines, record.line)
             )
-            lines = (record.line,) if known is None else (*known.lines, record.line)
-            found[label] = CoordinateUnit(label, reading, unit_probes, chance, lines)
+            continue
+        unit_probes, chance = probes(
+            reading, bases_of(reading, precisions, longitude=axis == "lon")
+        )
+        lines = (record.line,) if known is None else (*known.lines, record.line)
+        found[label] = CoordinateUnit(label, reading, unit_probes, chance, lines)
     return _sample({label: unit for label, unit in found.items() if unit.probes})
 
 
@@ -135,25 +130,30 @@ def grid_units(records: Sequence[Record]) -> list[GridUnit]:
     """One unit per axis and run of the 4-decimal grid (``parity.py``) with a value written to 4
     decimals or more; a run's first point is everyone's and says nothing, so it is left out."""
     found: dict[tuple[str, int], tuple[set[int], list[int]]] = {}
-    for record in records:
-        for axis, names in (("lat", LATITUDE_NAMES), ("lon", LONGITUDE_NAMES)):
-            text = _column(record, names)
-            reading = None if text is None else read_coordinate(text)
-            if reading is None:
-                continue
-            point: GridReading | None = grid_point(
-                reading.value, reading.tolerance, longitude=axis == "lon"
-            )
-            if point is None or not point.informative:
-                continue
-            points, lines = found.setdefault((axis, point.run), (set(), []))
-            points.add(point.point)
-            lines.append(record.line)
+    for record, axis, reading in _coordinates(records):
+        point: GridReading | None = grid_point(
+            reading.value, reading.tolerance, longitude=axis == "lon"
+        )
+        if point is None or not point.informative:
+            continue
+        points, lines = found.setdefault((axis, point.run), (set(), []))
+        points.add(point.point)
+        lines.append(record.line)
     units = {
         f"{axis}|{run}": GridUnit(axis, run, tuple(sorted(points)), tuple(lines))
         for (axis, run), (points, lines) in found.items()
     }
     return _sample(units, MAX_GRID_UNITS)
+
+
+def _coordinates(records: Sequence[Record]) -> Iterator[tuple[Record, str, Reading]]:
+    """Each record's latitude and longitude that read as coordinates, with their axis."""
+    for record in records:
+        for axis, names in (("lat", LATITUDE_NAMES), ("lon", LONGITUDE_NAMES)):
+            text = _column(record, names)
+            reading = None if text is None else read_coordinate(text)
+            if reading is not None:
+                yield record, axis, reading
 
 
 def order_units(records: Sequence[Record]) -> list[OrderUnit]:

@@ -150,20 +150,27 @@ def demo_outcome(
                 benign_refused.add(sender)
     for actor_id, outcome in adversaries.items():
         outcome.stops.sort()
-        candidates: list[datetime | None] = [*outcome.stops] or [None]
-        for candidate in candidates:
-            before: set[tuple[str, str]] = set()
-            after: set[tuple[str, str]] = set()
-            for moment, records in obtained[actor_id]:
-                (after if candidate is not None and moment >= candidate else before).update(records)
-            if outcome.stopped_at is None or _trickle(len(before), len(after - before)):
-                outcome.stopped_at = candidate
-                outcome.records_before_stop = len(before)
-                outcome.records_after_stop = len(after - before)
-            if _trickle(len(before), len(after - before)):
-                break
+        splits = [(at, _split(obtained[actor_id], at)) for at in outcome.stops]
+        # the first stop after which only a trickle came, else the first (not stopped)
+        chosen = next((s for s in splits if _trickle(*s[1])), splits[0] if splits else None)
+        if chosen is None:
+            outcome.records_before_stop = _split(obtained[actor_id], None)[0]
+        else:
+            outcome.stopped_at = chosen[0]
+            outcome.records_before_stop, outcome.records_after_stop = chosen[1]
     return DemoOutcome(
         adversaries=sorted(adversaries.values(), key=lambda a: a.actor_id),
         benign_actors=len(benign_seen),
         benign_refused=sorted(benign_refused),
     )
+
+
+def _split(
+    obtained: list[tuple[datetime, set[tuple[str, str]]]], at: datetime | None
+) -> tuple[int, int]:
+    """Distinct records obtained before ``at``, and new ones from ``at`` on (all before: None)."""
+    before: set[tuple[str, str]] = set()
+    after: set[tuple[str, str]] = set()
+    for moment, records in obtained:
+        (after if at is not None and moment >= at else before).update(records)
+    return len(before), len(after - before)
